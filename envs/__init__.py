@@ -1,0 +1,34 @@
+"""Simulated Franka Panda tabletop tasks as Gymnasium envs (registered on import under ``vjepa_ac/``)."""
+
+import os
+
+# MuJoCo and PyOpenGL read these when first imported; EGL renders headless. Set before anything imports mujoco.
+os.environ.setdefault("MUJOCO_GL", "egl")
+if os.environ["MUJOCO_GL"] in ("egl", "osmesa"):
+    os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
+
+import gymnasium as gym  # noqa: E402
+
+ENV_IDS = {
+    "vjepa_ac/PandaReach-v0": "reach",
+    "vjepa_ac/PandaGrasp-v0": "grasp",
+    "vjepa_ac/PandaReachWithObject-v0": "reach_with_object",
+    "vjepa_ac/PandaPickPlace-v0": "pick_place",
+}
+
+
+def make_panda(task: str, **options):
+    """A Panda env for a task name ('reach', 'grasp', 'reach_with_object', 'pick_place'); options override PandaEnvConfig."""
+    from envs.panda_env import PandaEnv
+    from envs.tasks import TASKS
+
+    if task not in TASKS:
+        raise KeyError(f"unknown Panda task {task!r}; known: {sorted(TASKS)}")
+    render_mode = options.pop("render_mode", "rgb_array")
+    return PandaEnv(TASKS[task](), render_mode=render_mode, **options)
+
+
+for _env_id, _task in ENV_IDS.items():
+    if _env_id not in gym.registry:
+        # The env truncates itself at the task's episode length, so no TimeLimit wrapper is stacked on top.
+        gym.register(id=_env_id, entry_point="envs:make_panda", kwargs={"task": _task}, disable_env_checker=False)
