@@ -16,11 +16,10 @@ import numpy as np  # noqa: E402
 
 
 _LIVE: "weakref.WeakSet[CameraRenderer]" = weakref.WeakSet()
+_hooked = False
 
 
-@atexit.register
 def _close_all() -> None:
-    # Freeing GL contexts during interpreter teardown raises noisy EGL errors; free them while EGL still works.
     for r in list(_LIVE):
         r.close()
 
@@ -43,6 +42,12 @@ class CameraRenderer:
         self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = int(reflections)
         self.camera = camera
         _LIVE.add(self)
+        global _hooked
+        if not _hooked:
+            # atexit runs last-registered first: hooked after MuJoCo's EGL module registered its own teardown, this
+            # frees our contexts while EGL still works instead of raising noisy errors during interpreter exit.
+            atexit.register(_close_all)
+            _hooked = True
 
     def render(self, data: mujoco.MjData) -> np.ndarray:
         """The camera's current view as uint8 [H, W, 3]."""
