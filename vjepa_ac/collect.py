@@ -1,0 +1,246 @@
+"""Recording scripted-policy episodes in a simulated env into a LeRobot v3.0 dataset: parallel, seeded, resumable.
+
+Episode i always runs with env seed `seed + i` and policy seed `(seed, i)`, so it is the same episode whichever worker
+runs it and whether or not the collection was interrupted. Finished episodes are staged as single files (written
+atomically) under `out/.staging/`, then committed to the dataset in fixed batches of `episodes_per_file`.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import shutil
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vjepa_ac.data.lerobot_format import DatasetWriter, Episode, video_feature
+from vjepa_ac.io import atomic_write, write_json
+
+CAMERA_KEY = "observation.images.front"
+STATE_NAMES = ["x", "y", "z", "roll", "pitch", "yaw", "gripper"]
+ACTION_NAMES = ["dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper"]
+ENV_STATE_NAMES = ["object_x", "object_y", "object_z", "object_qw", "object_qx", "object_qy", "object_qz", "cup_x", "cup_y", "cup_z"]
+TASK_TEXT = {
+    "play": "Play with the cube and the cup.",
+    "reach": "Move the gripper to the goal position.",
+    "grasp": "Grasp the cube and lift it.",
+    "reach_with_object": "Carry the cube to the goal position.",
+    "pick_place": "Pick up the cube and place it on the target spot.",
+}
+
+
+@dataclass
+class EnvConfig:
+    """Which registered Gymnasium env to build, and its options (keyword arguments of gymnasium.make)."""
+
+    id: str = "vjepa_ac/PandaReach-v0"
+    image_height: int = 128
+    image_width: int = 128
+    control_hz: float = 4.0
+    max_episode_steps: int | None = None
+
+
+@dataclass
+class CollectConfig:
+    """`vjepa-ac collect`: record `episodes` episodes of `policy` into the dataset folder `out`."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    policy: str = "play"
+    episodes: int = 10
+    seed: int = 0
+    out: str = "data/panda_play"
+    workers: int = 2
+    episodes_per_file: int = 50
+    codec: str = "libsvtav1"
+    preview: bool = False  # also write out/preview.mp4 of the first episodes, decoded back from the dataset
+    progress: bool | None = None  # None: only when stderr is a terminal
+
+
+def make_env(cfg: EnvConfig):
+    """Build the env of a config (imports `envs` so the Panda ids are registered)."""
+    import gymnasium as gym
+
+    import envs  # noqa: F401
+
+    kwargs = {"image_height": cfg.image_height, "image_width": cfg.image_width, "control_hz": cfg.control_hz}
+    if cfg.max_episode_steps:
+        kwargs["max_episode_steps"] = cfg.max_episode_steps
+    return gym.make(cfg.id, **kwargs).unwrapped
+
+
+_WORKER_ENV = None
+
+
+def _worker_env(cfg: EnvConfig):
+    global _WORKER_ENV
+    if _WORKER_ENV is None:
+        _WORKER_ENV = make_env(cfg)
+    return _WORKER_ENV
+
+
+def record_episode(env, policy_name: str, seed: int, index: int) -> dict:
+    """Run one seeded episode; per-step arrays (observation before each action, the action, success after it)."""
+    from envs.policies import make_policy
+
+    obs, info = env.reset(seed=seed + index)
+    policy = make_policy(policy_name, env.task.name)
+    policy.reset(obs, info, np.random.default_rng([seed, index]))
+    images, states, env_states, actions, success = [], [], [], [], []
+    diverged = False
+    while True:
+        a = np.asarray(policy.act(obs), dtype=np.float32)
+        p = obs["privileged"]
+        images.append(obs["image"])
+        states.append(obs["ee_state"])
+        env_states.append(np.concatenate([p["object_pos"], p["object_quat"], p["cup_pos"]]).astype(np.float32))
+        actions.append(a)
+        obs, _, terminated, truncated, info = env.step(a)
+        success.append(bool(info["success"]))
+        if info.get("diverged"):
+            diverged = True
+        if terminated or truncated:
+            break
+    return {
+        "images": np.stack(images),
+        "state": np.stack(states),
+        "env_state": np.stack(env_states),
+        "action": np.stack(actions),
+        "success": np.array(success),
+        "diverged": diverged,
+        "task": TASK_TEXT["play" if policy_name == "play" else env.task.name],
+    }
+
+
+def _stage_path(root: Path, index: int) -> Path:
+    return root / ".staging" / f"episode_{index:06d}.npz"
+
+
+def _run_and_stage(job: tuple) -> int:
+    env_cfg, policy, seed, index, root = job
+    ep = record_episode(_worker_env(env_cfg), policy, seed, index)
+    meta = json.dumps({"task": ep.pop("task"), "diverged": ep.pop("diverged")})
+
+    def write(p: Path) -> None:
+        with open(p, "wb") as f:
+            np.savez(f, meta=np.array(meta), **ep)
+
+    atomic_write(_stage_path(root, index), write)
+    return index
+
+
+def _load_staged(root: Path, index: int, seed: int) -> Episode:
+    with np.load(_stage_path(root, index)) as z:
+        meta = json.loads(str(z["meta"]))
+        success = z["success"]
+        return Episode(
+            index=index,
+            task=meta["task"],
+            columns={
+                "observation.state": z["state"],
+                "observation.environment_state": z["env_state"],
+                "action": z["action"],
+                "next.success": success,
+            },
+            videos={CAMERA_KEY: z["images"]},
+            extra={"seed": seed + index, "success": bool(success.any()), "diverged": bool(meta["diverged"])},
+        )
+
+
+def dataset_features(height: int, width: int, fps: float, codec: str) -> dict:
+    """The features a simulated Panda dataset declares in meta/info.json."""
+    return {
+        CAMERA_KEY: video_feature(height, width, fps, codec),
+        "observation.state": {"dtype": "float32", "shape": [7], "names": STATE_NAMES},
+        "observation.environment_state": {"dtype": "float32", "shape": [10], "names": ENV_STATE_NAMES},
+        "action": {"dtype": "float32", "shape": [7], "names": ACTION_NAMES},
+        "next.success": {"dtype": "bool", "shape": [1], "names": None},
+    }
+
+
+def _progress(total: int, initial: int, enabled: bool | None):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc="episodes", unit="ep", disable=not (sys.stderr.isatty() if enabled is None else enabled))
+
+
+def collect(cfg: CollectConfig) -> Path:
+    """Record episodes 0..cfg.episodes-1 into cfg.out, keeping and reusing whatever an earlier run finished."""
+    root = Path(cfg.out)
+    identity = {"env": asdict(cfg.env), "policy": cfg.policy, "seed": cfg.seed, "codec": cfg.codec}
+    ident_path = root / "meta" / "vjepa_ac_collect.json"
+    if ident_path.exists():
+        earlier = json.loads(ident_path.read_text())
+        if earlier != identity:
+            raise ValueError(
+                f"{root} holds a collection made with other settings ({ident_path}: {earlier}); "
+                f"this run asks for {identity}. Use another `out`, or the same settings to resume."
+            )
+    else:
+        write_json(ident_path, identity)
+
+    probe = make_env(cfg.env)
+    h, w, _ = probe.observation_space["image"].shape
+    fps = float(probe.metadata["render_fps"])
+    probe.close()
+    writer = DatasetWriter(root, fps, dataset_features(h, w, fps, cfg.codec), robot_type="panda_sim", codec=cfg.codec)
+
+    staged = {int(p.stem.split("_")[1]) for p in (root / ".staging").glob("episode_*.npz")}
+    todo = [i for i in range(writer.num_episodes, cfg.episodes) if i not in staged]
+
+    def commit(final: bool) -> None:
+        n = writer.num_episodes
+        while n < cfg.episodes:
+            end = min((n // cfg.episodes_per_file + 1) * cfg.episodes_per_file, cfg.episodes)
+            ready = all(i in staged for i in range(n, end))
+            if not ready:
+                if not final:
+                    return
+                raise RuntimeError(f"episodes {[i for i in range(n, end) if i not in staged]} were not recorded")
+            writer.append([_load_staged(root, i, cfg.seed) for i in range(n, end)])
+            for i in range(n, end):
+                _stage_path(root, i).unlink()
+                staged.discard(i)
+            n = writer.num_episodes
+
+    jobs = [(cfg.env, cfg.policy, cfg.seed, i, root) for i in todo]
+    with _progress(cfg.episodes, cfg.episodes - len(todo), cfg.progress) as bar:
+        if cfg.workers <= 1 or len(jobs) <= 1:
+            for job in jobs:
+                staged.add(_run_and_stage(job))
+                bar.update()
+                commit(final=False)
+        else:
+            ctx = mp.get_context("spawn")  # GL contexts and MuJoCo state do not survive fork
+            with ctx.Pool(min(cfg.workers, len(jobs))) as pool:
+                for i in pool.imap_unordered(_run_and_stage, jobs):
+                    staged.add(i)
+                    bar.update()
+                    commit(final=False)
+    commit(final=True)
+    staging = root / ".staging"
+    if staging.exists() and not any(staging.iterdir()):
+        shutil.rmtree(staging)
+    if cfg.preview:
+        write_preview(root, root / "preview.mp4")
+    return root
+
+
+def write_preview(root: Path, path: Path, max_episodes: int = 4) -> Path:
+    """An mp4 of the first episodes, decoded back from the dataset (what a training run will see)."""
+    import imageio.v2 as imageio
+
+    from vjepa_ac.data.reader import open_log
+
+    log = open_log(root)
+    frames = np.concatenate([log.frames(i, log.camera_keys[0]) for i in range(min(max_episodes, len(log)))])
+
+    def write(p: Path) -> None:
+        with imageio.get_writer(p, format="FFMPEG", fps=log.fps, codec="libx264", macro_block_size=16) as vid:
+            for f in frames:
+                vid.append_data(f)
+
+    atomic_write(path, write)
+    return path
