@@ -282,12 +282,16 @@ class PandaEnv(gym.Env):
         q, _ = self.ik.solve(self.data.qpos.copy(), target_pos, self.target_mat(rpy))
         self.data.ctrl[self.arm_act] = q
         self.data.ctrl[self.finger_act] = FINGER_OPEN * (1.0 - (a[6] + 1.0) / 2.0)
+        # MuJoCo silently resets the state when it meets a NaN or a runaway acceleration; its warning counters tell.
+        bad = [int(w) for w in (mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL, mujoco.mjtWarning.mjWARN_BADQACC)]
+        warnings_before = [self.data.warning[w].number for w in bad]
         diverged = False
         try:
             mujoco.mj_step(self.model, self.data, nstep=self.n_substeps)
         except Exception:  # MuJoCo raises on some instabilities; treat them like a NaN
             diverged = True
         self.steps += 1
+        diverged = diverged or [self.data.warning[w].number for w in bad] != warnings_before
         diverged = diverged or not (np.all(np.isfinite(self.data.qpos)) and np.all(np.isfinite(self.data.qvel)))
         diverged = diverged or float(np.abs(self.data.qvel[self.arm_dadr]).max()) > self.cfg.max_joint_speed
         if diverged:

@@ -1,0 +1,145 @@
+"""The simulated Panda tasks behave as a user of a Gymnasium env expects."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import envs
+from envs.policies import PlayPolicy, expert_for
+
+SMALL = {"image_height": 48, "image_width": 48}
+
+
+@pytest.mark.parametrize("env_id", sorted(envs.ENV_IDS))
+def test_every_registered_env_passes_gymnasiums_checker(env_id):
+    env = gym.make(env_id, **SMALL)
+    check_env(env.unwrapped, skip_render_check=False)
+    env.close()
+
+
+@pytest.mark.parametrize("env_id", sorted(envs.ENV_IDS))
+def test_reset_returns_observation_and_goal_image_of_the_configured_size(env_id):
+    env = gym.make(env_id, **SMALL)
+    obs, info = env.reset(seed=0)
+    assert obs["image"].shape == (48, 48, 3) and obs["image"].dtype == np.uint8
+    assert obs["ee_state"].shape == (7,)
+    assert info["goal_image"].shape == (48, 48, 3)
+    assert not np.array_equal(info["goal_image"], obs["image"]), "the goal image must show the goal, not the start"
+    assert env.metadata["render_fps"] == 4.0
+    env.close()
+
+
+def test_pick_and_place_offers_subgoal_images():
+    env = gym.make("vjepa_ac/PandaPickPlace-v0", **SMALL)
+    _, info = env.reset(seed=1)
+    assert len(info["subgoal_images"]) == 3
+    np.testing.assert_array_equal(info["subgoal_images"][-1], info["goal_image"])
+    env.close()
+
+
+def test_same_seed_same_episode_other_seed_other_episode():
+    def run(seed):
+        env = gym.make("vjepa_ac/PandaGrasp-v0", **SMALL)
+        obs, info = env.reset(seed=seed)
+        rng = np.random.default_rng(0)
+        frames, states = [obs["image"]], [obs["ee_state"]]
+        for _ in range(4):
+            obs, *_ = env.step(rng.uniform(-1, 1, 7) * env.action_space.high)
+            frames.append(obs["image"])
+            states.append(obs["ee_state"])
+        env.close()
+        return np.stack(frames), np.stack(states), info["goal_image"]
+
+    a, b, c = run(3), run(3), run(4)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(a[0], c[0])
+
+
+def test_end_effector_follows_a_delta_action_within_bounds():
+    env = gym.make("vjepa_ac/PandaReach-v0", **SMALL).unwrapped
+    obs, _ = env.reset(seed=2)
+    start = obs["ee_state"].copy()
+    obs, *_ = env.step(np.array([0.04, 0, 0, 0, 0, 0, -1], dtype=np.float32))
+    moved = obs["ee_state"][:3] - start[:3]
+    assert 0.03 < moved[0] < 0.045, moved
+    assert np.all(np.abs(moved[1:]) < 0.01), moved
+    # an action far outside the bounds is clipped to them: at most max_delta_pos per axis
+    before = obs["ee_state"].copy()
+    obs, *_ = env.step(np.array([5, -5, 5, 0, 0, 0, -1], dtype=np.float32))
+    assert np.all(np.abs(obs["ee_state"][:3] - before[:3]) <= env.cfg.max_delta_pos + 0.005)
+
+
+def test_gripper_closes_and_opens_on_command():
+    """Like the real Franka Hand (about 5 cm/s per finger), a full stroke takes two control steps at 4 Hz."""
+    env = gym.make("vjepa_ac/PandaReach-v0", **SMALL)
+    env.reset(seed=0)
+    close, open_ = (np.array([0, 0, 0, 0, 0, 0, g], dtype=np.float32) for g in (1, -1))
+    states = [env.step(a)[0]["ee_state"][6] for a in (close, close, open_, open_)]
+    assert 0.3 < states[0] < states[1] and states[1] > 0.9, states
+    assert states[1] > states[2] > states[3] and states[3] < 0.1, states
+
+
+def test_malformed_actions_get_a_clear_error():
+    env = gym.make("vjepa_ac/PandaReach-v0", **SMALL)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="shape"):
+        env.step(np.zeros(6))
+    with pytest.raises(ValueError, match="non-finite"):
+        env.step(np.array([np.nan] * 7))
+
+
+def test_a_diverging_simulation_ends_the_episode_with_a_flag_instead_of_crashing():
+    env = gym.make("vjepa_ac/PandaReach-v0", **SMALL).unwrapped
+    env.reset(seed=0)
+    env.data.qvel[env.arm_dadr] = np.nan  # as if the solver blew up
+    obs, reward, terminated, truncated, info = env.step(np.zeros(7, dtype=np.float32))
+    assert terminated and info["diverged"] and not info["success"]
+    assert obs["image"].shape == (48, 48, 3)
+
+
+def test_unknown_env_option_names_the_option():
+    with pytest.raises(TypeError, match="image_hieght"):
+        gym.make("vjepa_ac/PandaReach-v0", image_hieght=64)
+
+
+@pytest.mark.parametrize("task", sorted(envs.ENV_IDS.values()))
+def test_the_scripted_expert_solves_the_task(task):
+    """10 seeded episodes per task here; bench/expert_success.py runs the 100-episode figure."""
+    env = envs.make_panda(task, image_height=32, image_width=32, render_goal=False)
+    wins = 0
+    for seed in range(10):
+        obs, info = env.reset(seed=seed)
+        policy = expert_for(task)
+        policy.reset(obs, info, np.random.default_rng(seed))
+        for _ in range(env.max_episode_steps):
+            obs, _, term, trunc, info = env.step(policy.act(obs))
+            if info["success"] or term or trunc:
+                break
+        wins += info["success"]
+    env.close()
+    assert wins >= 9, f"{task}: expert succeeded in {wins}/10"
+
+
+def test_play_policy_needs_no_goal_and_stays_in_bounds():
+    env = envs.make_panda("reach", image_height=32, image_width=32, render_goal=False)
+    obs, _ = env.reset(seed=0)
+    policy = PlayPolicy()
+    policy.reset(obs, {}, np.random.default_rng(0))
+    for _ in range(30):
+        a = policy.act(obs)
+        assert env.action_space.contains(a), a
+        obs, *_ = env.step(a)
+
+
+def test_package_picks_egl_when_no_gl_backend_is_chosen():
+    env = {k: v for k, v in os.environ.items() if k not in ("MUJOCO_GL", "PYOPENGL_PLATFORM")}
+    out = subprocess.run([sys.executable, "-c", "import os, envs; print(os.environ['MUJOCO_GL'])"], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "egl"

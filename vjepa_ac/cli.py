@@ -1,0 +1,51 @@
+"""`vjepa-ac <command> [hydra overrides]`: one Hydra app per job, configs shipped inside the package."""
+
+from __future__ import annotations
+
+import sys
+
+import hydra
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+
+from vjepa_ac.collect import CollectConfig, collect
+
+CONFIGS = "pkg://vjepa_ac.configs"
+ConfigStore.instance().store(name="collect_schema", node=CollectConfig)
+
+
+def _plain(cfg: DictConfig, schema):
+    """The Hydra config as a plain dataclass (OmegaConf objects stay out of library code)."""
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), cfg))
+
+
+@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="collect")
+def collect_app(cfg: DictConfig) -> None:
+    """Record scripted-policy episodes into a LeRobot v3.0 dataset."""
+    c: CollectConfig = _plain(cfg, CollectConfig)
+    root = collect(c)
+    from vjepa_ac.data.reader import open_log
+
+    log = open_log(root)
+    frames = sum(e.length for e in log.episodes)
+    print(f"{root}: {len(log)} episodes, {frames} frames at {log.fps:g} fps" + (f"; preview video {root / 'preview.mp4'}" if c.preview else ""))
+
+
+COMMANDS = {"collect": collect_app}
+
+
+def main() -> None:
+    """Dispatch to the command's Hydra app."""
+    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
+        print("usage: vjepa-ac <command> [key=value ...]\ncommands: " + ", ".join(COMMANDS) + "\n`vjepa-ac <command> --cfg job` prints a command's config.")
+        sys.exit(0 if len(sys.argv) >= 2 else 2)
+    cmd = sys.argv.pop(1)
+    if cmd not in COMMANDS:
+        print(f"vjepa-ac: unknown command {cmd!r}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
+        sys.exit(2)
+    sys.argv[0] = f"vjepa-ac {cmd}"
+    COMMANDS[cmd]()
+
+
+if __name__ == "__main__":
+    main()
