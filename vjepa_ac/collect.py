@@ -66,9 +66,8 @@ def make_env(cfg: EnvConfig):
     import envs  # noqa: F401
 
     kwargs = {"image_height": cfg.image_height, "image_width": cfg.image_width, "control_hz": cfg.control_hz}
-    if cfg.max_episode_steps:
-        kwargs["max_episode_steps"] = cfg.max_episode_steps
-    return gym.make(cfg.id, **kwargs).unwrapped
+    # gymnasium.make takes max_episode_steps itself and wraps the env in a TimeLimit
+    return gym.make(cfg.id, max_episode_steps=cfg.max_episode_steps or None, **kwargs)
 
 
 _WORKER_ENV = None
@@ -86,7 +85,7 @@ def record_episode(env, policy_name: str, seed: int, index: int) -> dict:
     from envs.policies import make_policy
 
     obs, info = env.reset(seed=seed + index)
-    policy = make_policy(policy_name, env.task.name)
+    policy = make_policy(policy_name, env.unwrapped.task.name)
     policy.reset(obs, info, np.random.default_rng([seed, index]))
     images, states, env_states, actions, success = [], [], [], [], []
     diverged = False
@@ -110,7 +109,7 @@ def record_episode(env, policy_name: str, seed: int, index: int) -> dict:
         "action": np.stack(actions),
         "success": np.array(success),
         "diverged": diverged,
-        "task": TASK_TEXT["play" if policy_name == "play" else env.task.name],
+        "task": TASK_TEXT["play" if policy_name == "play" else env.unwrapped.task.name],
     }
 
 

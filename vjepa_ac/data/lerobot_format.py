@@ -177,9 +177,10 @@ class DatasetWriter:
         chunk, fidx = _chunk_file(file_number)
         first_frame = 0 if not self.episodes else self.episodes[-1]["dataset_to_index"]
 
+        tasks = list(self.tasks)  # committed to self.tasks only once the batch is written
         for e in episodes:
-            if e.task not in self.tasks:
-                self.tasks.append(e.task)
+            if e.task not in tasks:
+                tasks.append(e.task)
 
         # 1. frames table
         cols: dict[str, list] = {k: [] for k in self.features if self.features[k]["dtype"] != "video"}
@@ -204,7 +205,7 @@ class DatasetWriter:
             cols["frame_index"].append(np.arange(t))
             cols["episode_index"].append(np.full(t, e.index))
             cols["index"].append(np.arange(offset, offset + t))
-            cols["task_index"].append(np.full(t, self.tasks.index(e.task)))
+            cols["task_index"].append(np.full(t, tasks.index(e.task)))
             stats = {k: _stats(np.asarray(e.columns[k], dtype=np.float64).reshape(t, -1)) for k in e.columns}
             for k in ("timestamp", "frame_index", "episode_index", "index", "task_index"):
                 stats[k] = _stats(cols[k][-1].reshape(t, 1))
@@ -249,6 +250,7 @@ class DatasetWriter:
         meta = pa.Table.from_pylist(rows_meta)
         atomic_write(self.root / EPISODES_PATH.format(chunk_index=chunk, file_index=fidx), lambda p: pq.write_table(meta, p))
         self.episodes.extend(rows_meta)
+        self.tasks = tasks
         self._write_tasks()
         self._write_stats()
         self._write_info()
