@@ -1,0 +1,104 @@
+"""Encoders load from both official formats with exact parity, refuse bad files, and encode frames as V-JEPA 2-AC does."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import VJEPA2Config, VJEPA2Model
+
+from vjepa_ac.encoder import (
+    FrozenEncoder, Preprocess, hf_to_original, load_encoder, load_original_encoder, original_to_hf, save_encoder,
+)
+
+
+def tiny(seed: int = 0) -> VJEPA2Model:
+    torch.manual_seed(seed)
+    cfg = VJEPA2Config(hidden_size=64, num_attention_heads=4, num_hidden_layers=2, crop_size=32, patch_size=8,
+                       tubelet_size=2, frames_per_clip=4, pred_hidden_size=32, pred_num_attention_heads=4, pred_num_hidden_layers=1)
+    return VJEPA2Model(cfg).eval()
+
+
+@pytest.fixture
+def video():
+    return torch.randint(0, 256, (2, 3, 3, 40, 48), dtype=torch.uint8)  # [B, T, 3, H, W]
+
+
+def test_hf_format_round_trip_is_exact(tmp_path, video):
+    model = tiny()
+    ref = FrozenEncoder(model, Preprocess(crop_size=32))
+    save_encoder(model, Preprocess(crop_size=32), tmp_path / "enc")
+    loaded = load_encoder(tmp_path / "enc")
+    assert (tmp_path / "enc/model.safetensors").exists()
+    torch.testing.assert_close(loaded.encode(video), ref.encode(video), atol=1e-5, rtol=0)
+    assert loaded.identity() == ref.identity()
+
+
+def test_original_release_format_round_trip_is_exact(tmp_path, video):
+    model = tiny(1)
+    ref = FrozenEncoder(model, Preprocess(crop_size=32))
+    state = hf_to_original(model.state_dict())
+    assert any(k.startswith("module.backbone.blocks.0.attn.qkv") for k in state)  # the release's naming
+    torch.save({"encoder": state, "target_encoder": state, "epoch": 10}, tmp_path / "vitl.pt")
+    loaded = load_original_encoder(tmp_path / "vitl.pt", crop_size=32, num_heads=4)
+    torch.testing.assert_close(loaded.encode(video), ref.encode(video), atol=1e-5, rtol=0)
+    assert loaded.config.num_hidden_layers == 2 and loaded.config.tubelet_size == 2
+
+
+def test_a_shape_mismatch_names_the_key_and_both_shapes(tmp_path):
+    state = hf_to_original(tiny().state_dict())
+    state["module.backbone.blocks.1.mlp.fc2.weight"] = torch.zeros(64, 100)
+    torch.save({"target_encoder": state}, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match=r"encoder\.layer\.1\.mlp\.fc2\.weight.*\(64, 100\).*\(64, 256\)"):
+        load_original_encoder(tmp_path / "bad.pt", crop_size=32, num_heads=4)
+
+
+def test_a_missing_key_is_named(tmp_path):
+    state = hf_to_original(tiny().state_dict())
+    del state["module.backbone.norm.weight"]
+    torch.save({"encoder": state}, tmp_path / "m.pt")
+    with pytest.raises(KeyError, match="encoder.layernorm.weight"):
+        load_original_encoder(tmp_path / "m.pt", crop_size=32, num_heads=4)
+
+
+class _Evil:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch EVIL_RAN",))
+
+
+def test_a_pickle_that_would_run_code_is_refused_unexecuted(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    torch.save({"encoder": _Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match="weights-only"):
+        load_original_encoder(tmp_path / "evil.pt")
+    assert not (tmp_path / "EVIL_RAN").exists()
+
+
+def test_a_truncated_checkpoint_is_refused(tmp_path):
+    torch.save({"encoder": hf_to_original(tiny().state_dict())}, tmp_path / "full.pt")
+    data = (tmp_path / "full.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="cut.pt"):
+        load_original_encoder(tmp_path / "cut.pt")
+
+
+def test_every_frame_is_its_own_tubelet(video):
+    enc = FrozenEncoder(tiny(), Preprocess(crop_size=32))
+    z = enc.encode(video)
+    assert z.shape == (2, 3, 16, 64)  # [B, T, N=(32/8)^2, D]
+    one = video[:, 1:2].expand(-1, 2, -1, -1, -1)  # frame 1 repeated as a 2-frame clip
+    torch.testing.assert_close(enc.encode_clip(one)[:, 0], z[:, 1], atol=1e-5, rtol=0)
+    assert not z.requires_grad and not enc.training
+
+
+def test_uint8_and_unit_float_frames_encode_alike(video):
+    enc = FrozenEncoder(tiny(), Preprocess(crop_size=32, mode="resize"))
+    torch.testing.assert_close(enc.encode(video), enc.encode(video.float() / 255), atol=1e-5, rtol=0)
+
+
+def test_key_mapping_is_a_bijection():
+    state = tiny().state_dict()
+    back = original_to_hf(hf_to_original(state))
+    enc = {k: v for k, v in state.items() if k.startswith("encoder.")}
+    assert back.keys() == enc.keys() and all(torch.equal(back[k], enc[k]) for k in enc)

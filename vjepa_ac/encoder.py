@@ -1,0 +1,264 @@
+"""The frozen V-JEPA video encoder: transformers' VJEPA2 encoder with the official preprocessing.
+
+`encode(video[B, T, 3, H, W]) -> z[B, T, N, D]` follows the V-JEPA 2-AC convention for single frames: every frame
+is its own tubelet (repeated `tubelet_size` times), so every time step has its own N patch tokens.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import VJEPA2Config, VJEPA2Model
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+PREPROCESS_FILE = "vjepa_ac_encoder.json"
+
+
+@dataclass
+class Preprocess:
+    """How frames become model input: 'official' (short side to crop*256/224, centre crop) or 'resize' (whole view)."""
+
+    crop_size: int = 256
+    mode: str = "official"
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    def __post_init__(self):
+        if self.mode not in ("official", "resize"):
+            raise ValueError(f"preprocess mode must be 'official' or 'resize', got {self.mode!r}")
+
+
+def preprocess(video: torch.Tensor, p: Preprocess) -> torch.Tensor:
+    """uint8 or [0, 1] float frames [B, T, 3, H, W] -> normalised float [B, T, 3, crop, crop]."""
+    if video.ndim != 5 or video.shape[2] != 3:
+        raise ValueError(f"video must be [B, T, 3, H, W], got shape {tuple(video.shape)}")
+    b, t, _, h, w = video.shape
+    x = video.reshape(b * t, 3, h, w)
+    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    if p.mode == "official":
+        short = int(p.crop_size * 256 / 224)
+        scale = short / min(h, w)
+        nh, nw = max(p.crop_size, round(h * scale)), max(p.crop_size, round(w * scale))
+        if (nh, nw) != (h, w):
+            x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False, antialias=True)
+        top, left = (nh - p.crop_size) // 2, (nw - p.crop_size) // 2
+        x = x[:, :, top : top + p.crop_size, left : left + p.crop_size]
+    elif (h, w) != (p.crop_size, p.crop_size):
+        x = F.interpolate(x, size=(p.crop_size, p.crop_size), mode="bilinear", align_corners=False, antialias=True)
+    mean = torch.tensor(p.mean, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(p.std, device=x.device).view(1, 3, 1, 1)
+    return ((x - mean) / std).reshape(b, t, 3, p.crop_size, p.crop_size)
+
+
+class FrozenEncoder(nn.Module):
+    """A V-JEPA 2 encoder in eval mode with no gradients; optional bf16 autocast on CUDA."""
+
+    def __init__(self, model: VJEPA2Model, prep: Preprocess, name: str = "custom", bf16: bool = False):
+        super().__init__()
+        self.encoder = model.encoder
+        self.config: VJEPA2Config = model.config
+        self.prep = prep
+        self.name = name  # where it came from, for humans; `identity()` is what caches key on
+        self.bf16 = bf16
+        self.eval()
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    def identity(self) -> str:
+        """A digest of the weights and the preprocessing: equal identities mean equal features."""
+        import hashlib
+
+        h = hashlib.sha256(json.dumps(asdict(self.prep), sort_keys=True).encode())
+        for k, v in sorted(self.encoder.state_dict().items()):
+            h.update(k.encode())
+            h.update(v.detach().float().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()[:16]
+
+    @property
+    def tubelet(self) -> int:
+        return self.config.tubelet_size
+
+    @property
+    def num_patches(self) -> int:
+        return (self.prep.crop_size // self.config.patch_size) ** 2
+
+    @property
+    def dim(self) -> int:
+        return self.config.hidden_size
+
+    def train(self, mode: bool = True) -> "FrozenEncoder":
+        return super().train(False)  # frozen: dropout and drop-path stay off
+
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
+        """Model input [B, T, 3, crop, crop] -> tokens [B, T/tubelet * N, D]."""
+        use_bf16 = self.bf16 and x.is_cuda
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
+            out = self.encoder(pixel_values_videos=x).last_hidden_state
+        return out.float()
+
+    @torch.no_grad()
+    def encode(self, video: torch.Tensor) -> torch.Tensor:
+        """Frames [B, T, 3, H, W] (uint8, or float in [0, 1]) -> z [B, T, N, D], each frame its own tubelet."""
+        device = next(self.parameters()).device
+        x = preprocess(video.to(device), self.prep)  # [B, T, 3, c, c]
+        b, t = x.shape[:2]
+        frames = x.reshape(b * t, 1, *x.shape[2:]).expand(-1, self.tubelet, -1, -1, -1)  # [B*T, tubelet, 3, c, c]
+        z = self._run(frames)  # [B*T, N, D]
+        return z.reshape(b, t, self.num_patches, self.dim)
+
+    @torch.no_grad()
+    def encode_clip(self, video: torch.Tensor) -> torch.Tensor:
+        """Frames [B, T, 3, H, W] as one video (T a multiple of the tubelet) -> z [B, T/tubelet, N, D]."""
+        device = next(self.parameters()).device
+        x = preprocess(video.to(device), self.prep)
+        b, t = x.shape[:2]
+        if t % self.tubelet:
+            raise ValueError(f"clip length {t} is not a multiple of the tubelet size {self.tubelet}")
+        return self._run(x).reshape(b, t // self.tubelet, self.num_patches, self.dim)
+
+
+# ----- loading -------------------------------------------------------------------------------------------------------
+# Heads cannot be read off a state dict; the released V-JEPA 2 encoders, by width (vision_transformer.py there).
+HEADS_BY_WIDTH = {384: 6, 768: 12, 1024: 16, 1280: 16, 1408: 22}
+
+
+def _strip(key: str) -> str:
+    for prefix in ("module.", "backbone."):
+        while key.startswith(prefix):
+            key = key[len(prefix) :]
+    return key
+
+
+def original_to_hf(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Original V-JEPA 2 encoder keys (blocks.i.attn.qkv, patch_embed, norm) -> transformers' VJEPA2 encoder keys."""
+    out: dict[str, torch.Tensor] = {}
+    for raw, val in state.items():
+        key = _strip(raw)
+        if key == "pos_embed":
+            continue  # V-JEPA 2 uses RoPE; a stored sincos table is not a parameter there
+        if key.startswith("patch_embed."):
+            out["encoder.embeddings.patch_embeddings." + key[len("patch_embed.") :]] = val
+        elif key.startswith("norm."):
+            out["encoder.layernorm." + key[len("norm.") :]] = val
+        elif key.startswith("blocks."):
+            _, i, rest = key.split(".", 2)
+            base = f"encoder.layer.{i}."
+            if rest.startswith("attn.qkv."):
+                q, k, v = val.chunk(3, dim=0)
+                leaf = rest[len("attn.qkv.") :]
+                out[base + "attention.query." + leaf], out[base + "attention.key." + leaf], out[base + "attention.value." + leaf] = q, k, v
+            elif rest.startswith("attn."):
+                out[base + "attention." + rest[len("attn.") :]] = val
+            else:
+                out[base + rest] = val
+        else:
+            raise KeyError(f"unexpected key {raw!r} in a V-JEPA 2 encoder state dict")
+    return out
+
+
+def hf_to_original(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The inverse of `original_to_hf`, with the release's `module.backbone.` prefix (for tests and export)."""
+    out: dict[str, torch.Tensor] = {}
+    qkv: dict[str, dict[str, torch.Tensor]] = {}
+    for key, val in state.items():
+        if not key.startswith("encoder."):
+            continue
+        key = key[len("encoder.") :]
+        if key.startswith("embeddings.patch_embeddings."):
+            out["patch_embed." + key[len("embeddings.patch_embeddings.") :]] = val
+        elif key.startswith("layernorm."):
+            out["norm." + key[len("layernorm.") :]] = val
+        else:
+            _, i, rest = key.split(".", 2)
+            if rest.split(".")[1] in ("query", "key", "value"):
+                _, part, leaf = rest.split(".")
+                qkv.setdefault(f"blocks.{i}.attn.qkv.{leaf}", {})[part] = val
+            elif rest.startswith("attention."):
+                out[f"blocks.{i}.attn." + rest[len("attention.") :]] = val
+            else:
+                out[f"blocks.{i}.{rest}"] = val
+    for key, parts in qkv.items():
+        out[key] = torch.cat([parts["query"], parts["key"], parts["value"]], dim=0)
+    return {"module.backbone." + k: v for k, v in out.items()}
+
+
+def config_from_original(state: dict[str, torch.Tensor], crop_size: int = 256, num_heads: int | None = None) -> VJEPA2Config:
+    """A VJEPA2Config matching an original encoder state dict (widths and depth read off the tensors)."""
+    s = {_strip(k): v for k, v in state.items()}
+    if "patch_embed.proj.weight" not in s:
+        raise KeyError("no 'patch_embed.proj.weight' in the state dict: not a V-JEPA 2 encoder")
+    w = s["patch_embed.proj.weight"]  # [D, 3, tubelet, p, p]
+    dim = w.shape[0]
+    depth = 1 + max(int(k.split(".")[1]) for k in s if k.startswith("blocks."))
+    heads = num_heads or HEADS_BY_WIDTH.get(dim)
+    if heads is None:
+        raise ValueError(f"cannot tell the number of heads of a {dim}-wide encoder; pass num_heads")
+    return VJEPA2Config(
+        hidden_size=dim, num_hidden_layers=depth, num_attention_heads=heads, patch_size=w.shape[-1],
+        tubelet_size=w.shape[2], crop_size=crop_size, mlp_ratio=s["blocks.0.mlp.fc1.weight"].shape[0] / dim,
+        qkv_bias="blocks.0.attn.qkv.bias" in s,
+    )
+
+
+def load_state_checked(model: nn.Module, state: dict[str, torch.Tensor], source: str, prefix: str = "encoder.") -> None:
+    """Load a state dict after checking every key and shape; the first mismatch is named with both shapes."""
+    expected = {k: v for k, v in model.state_dict().items() if k.startswith(prefix)}
+    for k, v in state.items():
+        if k not in expected:
+            raise KeyError(f"{source}: unexpected key {k!r} (not in the {type(model).__name__} {prefix.rstrip('.')})")
+        if tuple(v.shape) != tuple(expected[k].shape):
+            raise ValueError(f"{source}: key {k!r} has shape {tuple(v.shape)}, expected {tuple(expected[k].shape)}")
+    missing = sorted(set(expected) - set(state))
+    if missing:
+        raise KeyError(f"{source}: missing key {missing[0]!r}" + (f" and {len(missing) - 1} more" if len(missing) > 1 else ""))
+    model.load_state_dict(state, strict=False)
+
+
+def load_original_encoder(path: str | Path, crop_size: int = 256, num_heads: int | None = None, key: str | None = None) -> FrozenEncoder:
+    """An encoder from an original V-JEPA 2 release file (vitl.pt, vith.pt, vitg.pt, ...), loaded weights-only."""
+    path = Path(path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a pickle with code in it, a truncated file, not a torch file at all
+        raise ValueError(f"{path}: not a loadable weights-only checkpoint ({type(e).__name__}: {e})") from e
+    if not isinstance(ckpt, dict):
+        raise ValueError(f"{path}: expected a dict of state dicts, got {type(ckpt).__name__}")
+    keys = [key] if key else ["target_encoder", "encoder"]
+    found = next((k for k in keys if k in ckpt), None)
+    if found is None:
+        raise KeyError(f"{path}: none of the entries {keys} present; entries: {sorted(ckpt)[:10]}")
+    state = ckpt[found]
+    config = config_from_original(state, crop_size, num_heads)
+    model = VJEPA2Model(config)
+    load_state_checked(model, original_to_hf(state), f"{path}[{found}]")
+    return FrozenEncoder(model, Preprocess(crop_size=crop_size), name=f"original:{path.name}:{found}")
+
+
+def load_hf_encoder(path_or_id: str | Path, prep: Preprocess | None = None) -> FrozenEncoder:
+    """An encoder from a Hugging Face-format folder (config.json + safetensors) or hub id (when online)."""
+    model = VJEPA2Model.from_pretrained(str(path_or_id), use_safetensors=True)
+    side = Path(path_or_id) / PREPROCESS_FILE
+    if prep is None:
+        prep = Preprocess(**json.loads(side.read_text())) if side.exists() else Preprocess(crop_size=model.config.crop_size)
+    return FrozenEncoder(model, prep, name=f"hf:{path_or_id}")
+
+
+def save_encoder(model: VJEPA2Model, prep: Preprocess, path: str | Path) -> None:
+    """Our own checkpoint: transformers' safetensors + config.json, and the preprocessing beside them."""
+    path = Path(path)
+    model.save_pretrained(str(path), safe_serialization=True)
+    (path / PREPROCESS_FILE).write_text(json.dumps(asdict(prep), indent=2))
+
+
+def load_encoder(source: str | Path, **kwargs) -> FrozenEncoder:
+    """A frozen encoder from a Hugging Face folder or hub id, or an original release file (*.pt, *.pth, *.tar)."""
+    p = Path(source)
+    if p.suffix in (".pt", ".pth", ".tar"):
+        return load_original_encoder(p, **kwargs)
+    return load_hf_encoder(source, **kwargs)
