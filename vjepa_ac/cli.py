@@ -9,9 +9,13 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
 from vjepa_ac.collect import CollectConfig, collect
+from vjepa_ac.features import EncodeConfig
+from vjepa_ac.pretrain import PretrainConfig
 
 CONFIGS = "pkg://vjepa_ac.configs"
 ConfigStore.instance().store(name="collect_schema", node=CollectConfig)
+ConfigStore.instance().store(name="pretrain_schema", node=PretrainConfig)
+ConfigStore.instance().store(name="encode_schema", node=EncodeConfig)
 
 
 def _plain(cfg: DictConfig, schema):
@@ -31,7 +35,25 @@ def collect_app(cfg: DictConfig) -> None:
     print(f"{root}: {len(log)} episodes, {frames} frames at {log.fps:g} fps" + (f"; preview video {root / 'preview.mp4'}" if c.preview else ""))
 
 
-COMMANDS = {"collect": collect_app}
+@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="pretrain")
+def pretrain_app(cfg: DictConfig) -> None:
+    """Pretrain a small V-JEPA encoder on the videos of a trajectory log."""
+    from vjepa_ac.pretrain import pretrain
+
+    c: PretrainConfig = _plain(cfg, PretrainConfig)
+    print(f"encoder written to {pretrain(c)}")
+
+
+@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="encode")
+def encode_app(cfg: DictConfig) -> None:
+    """Write the encoder features of a dataset to a cache keyed by the encoder's identity."""
+    from vjepa_ac.features import encode_dataset
+
+    c: EncodeConfig = _plain(cfg, EncodeConfig)
+    print(f"features written to {encode_dataset(c)}")
+
+
+COMMANDS = {"collect": collect_app, "pretrain": pretrain_app, "encode": encode_app}
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ is its own tubelet (repeated `tubelet_size` times), so every time step has its o
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -242,22 +243,38 @@ def load_original_encoder(path: str | Path, crop_size: int = 256, num_heads: int
 
 def load_hf_encoder(path_or_id: str | Path, prep: Preprocess | None = None) -> FrozenEncoder:
     """An encoder from a Hugging Face-format folder (config.json + safetensors) or hub id (when online)."""
-    model = VJEPA2Model.from_pretrained(str(path_or_id), use_safetensors=True)
+    model = VJEPA2Model.from_pretrained(str(path_or_id), use_safetensors=True).float()  # stored bf16 comes back fp32
     side = Path(path_or_id) / PREPROCESS_FILE
     if prep is None:
         prep = Preprocess(**json.loads(side.read_text())) if side.exists() else Preprocess(crop_size=model.config.crop_size)
     return FrozenEncoder(model, prep, name=f"hf:{path_or_id}")
 
 
-def save_encoder(model: VJEPA2Model, prep: Preprocess, path: str | Path) -> None:
+def save_encoder(model: VJEPA2Model, prep: Preprocess, path: str | Path, dtype: torch.dtype | None = None) -> None:
     """Our own checkpoint: transformers' safetensors + config.json, and the preprocessing beside them."""
     path = Path(path)
+    if dtype is not None:
+        model = copy.deepcopy(model).to(dtype)
     model.save_pretrained(str(path), safe_serialization=True)
     (path / PREPROCESS_FILE).write_text(json.dumps(asdict(prep), indent=2))
 
 
-def load_encoder(source: str | Path, **kwargs) -> FrozenEncoder:
-    """A frozen encoder from a Hugging Face folder or hub id, or an original release file (*.pt, *.pth, *.tar)."""
+def default_encoder_dir() -> Path:
+    """The small encoder that ships inside the package (trained by `vjepa-ac pretrain` on simulated play data)."""
+    from importlib import resources
+
+    return Path(str(resources.files("vjepa_ac") / "weights" / "encoder"))
+
+
+def load_encoder(source: str | Path = "default", **kwargs) -> FrozenEncoder:
+    """A frozen encoder: "default" (shipped, offline), a Hugging Face folder or hub id, or an original release file."""
+    if str(source) == "default":
+        path = default_encoder_dir()
+        if not (path / "model.safetensors").exists():
+            raise FileNotFoundError(f"the default encoder is missing from this install ({path}); reinstall vjepa-ac")
+        enc = load_hf_encoder(path, **kwargs)
+        enc.name = "default"
+        return enc
     p = Path(source)
     if p.suffix in (".pt", ".pth", ".tar"):
         return load_original_encoder(p, **kwargs)

@@ -102,3 +102,25 @@ def test_key_mapping_is_a_bijection():
     back = original_to_hf(hf_to_original(state))
     enc = {k: v for k, v in state.items() if k.startswith("encoder.")}
     assert back.keys() == enc.keys() and all(torch.equal(back[k], enc[k]) for k in enc)
+
+
+def test_feature_cache_is_keyed_by_encoder_identity_and_resumes(small_collection, tmp_path):
+    from vjepa_ac.features import EncodeConfig, FeatureCache, encode_dataset
+
+    enc = FrozenEncoder(tiny(), Preprocess(crop_size=32, mode="resize"))
+    cfg = EncodeConfig(dataset=small_collection.out, out=str(tmp_path), dtype="float32", episodes_per_shard=2)
+    root = encode_dataset(cfg, enc)
+    cache = FeatureCache(root, enc)
+    from vjepa_ac.data.reader import open_log
+
+    log = open_log(small_collection.out)
+    frames = torch.from_numpy(log.frames(2, "observation.images.front")).permute(0, 3, 1, 2)[None]
+    torch.testing.assert_close(cache[2], enc.encode(frames)[0], atol=1e-5, rtol=0)
+    other = FrozenEncoder(tiny(seed=3), Preprocess(crop_size=32, mode="resize"))
+    with pytest.raises(ValueError, match="holds features of encoder"):
+        FeatureCache(root, other)
+    assert encode_dataset(cfg, other) != root  # another encoder, another folder
+    shard = root / "shard-00001.safetensors"
+    shard.unlink()  # as if killed before the last shard
+    encode_dataset(cfg, enc)
+    torch.testing.assert_close(FeatureCache(root, enc)[2], cache[2])

@@ -1,0 +1,105 @@
+"""A feature cache: encoder features of a whole dataset on disk, keyed by the encoder's identity.
+
+Layout: `out/<encoder identity>/meta.json` and `shard-XXXXX.safetensors` (one tensor `episode_<i>` [T, N, D] per
+episode). Features of another encoder live in another folder, so a changed encoder never reads stale features;
+shards are written atomically and existing ones are kept, so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from vjepa_ac.data.mapping import load_mapping
+from vjepa_ac.data.reader import open_log
+from vjepa_ac.encoder import FrozenEncoder, load_encoder
+from vjepa_ac.io import atomic_path, write_json
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+@dataclass
+class EncodeConfig:
+    """`vjepa-ac encode dataset=DIR encoder=default out=DIR`."""
+
+    dataset: str = "data/panda_play"
+    mapping: str = "panda_sim"
+    encoder: str = "default"
+    out: str = "features"
+    dtype: str = "float16"
+    episodes_per_shard: int = 16
+    batch_frames: int = 64
+    device: str = "auto"
+
+
+def encode_dataset(cfg: EncodeConfig, encoder: FrozenEncoder | None = None) -> Path:
+    """Encode every frame of every episode; returns the folder holding this encoder's features."""
+    import sys
+
+    from tqdm import tqdm
+
+    from vjepa_ac.device import pick_device
+
+    if cfg.dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {cfg.dtype!r}")
+    enc = encoder or load_encoder(cfg.encoder)
+    enc.to(pick_device(cfg.device))
+    log = open_log(cfg.dataset)
+    mapping = load_mapping(cfg.mapping)
+    mapping.check(log)
+    root = Path(cfg.out) / enc.identity()
+    meta = {
+        "encoder": enc.name, "identity": enc.identity(), "dataset": str(Path(cfg.dataset).resolve()), "camera": mapping.camera,
+        "dtype": cfg.dtype, "tokens": enc.num_patches, "dim": enc.dim, "episodes_per_shard": cfg.episodes_per_shard,
+        "episodes": len(log),
+    }
+    meta_path = root / "meta.json"
+    if meta_path.exists():
+        old = json.loads(meta_path.read_text())
+        if {k: v for k, v in old.items() if k != "encoder"} != {k: v for k, v in meta.items() if k != "encoder"}:
+            raise ValueError(f"{meta_path} was written for other settings ({old}); use another `out`")
+    write_json(meta_path, meta)
+    shards = range(0, len(log), cfg.episodes_per_shard)
+    for first in tqdm(shards, desc="shards", disable=not sys.stderr.isatty()):
+        path = root / f"shard-{first // cfg.episodes_per_shard:05d}.safetensors"
+        if path.exists():
+            continue
+        tensors = {}
+        for e in range(first, min(first + cfg.episodes_per_shard, len(log))):
+            frames = log.frames(e, mapping.camera)
+            z = [enc.encode(torch.from_numpy(frames[i : i + cfg.batch_frames]).permute(0, 3, 1, 2)[None])[0]
+                 for i in range(0, len(frames), cfg.batch_frames)]
+            tensors[f"episode_{e}"] = torch.cat(z).to(DTYPES[cfg.dtype]).cpu().contiguous()  # [T, N, D]
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata={"identity": meta["identity"]})
+    return root
+
+
+class FeatureCache:
+    """Read cached features of one encoder: `cache[i]` is episode i's z [T, N, D] (float32)."""
+
+    def __init__(self, root: str | Path, encoder: FrozenEncoder | None = None):
+        self.root = Path(root)
+        meta_path = self.root / "meta.json"
+        if not meta_path.exists():
+            raise FileNotFoundError(f"{meta_path} is missing: not a feature cache folder")
+        self.meta = json.loads(meta_path.read_text())
+        if encoder is not None and encoder.identity() != self.meta["identity"]:
+            raise ValueError(f"{self.root} holds features of encoder {self.meta['identity']}, not of {encoder.identity()} ({encoder.name})")
+
+    def __len__(self) -> int:
+        return int(self.meta["episodes"])
+
+    def __getitem__(self, episode: int) -> torch.Tensor:
+        shard = self.root / f"shard-{episode // self.meta['episodes_per_shard']:05d}.safetensors"
+        if not shard.exists():
+            raise FileNotFoundError(f"{shard} is missing (run `vjepa-ac encode` again to complete the cache)")
+        with safe_open(str(shard), framework="pt") as f:
+            if f.metadata().get("identity") != self.meta["identity"]:
+                raise ValueError(f"{shard} belongs to encoder {f.metadata().get('identity')}, not {self.meta['identity']}")
+            return f.get_tensor(f"episode_{episode}").float()

@@ -1,0 +1,233 @@
+"""`vjepa-ac pretrain`: train a small V-JEPA encoder from scratch on the videos of trajectory logs.
+
+The V-JEPA objective with transformers' VJEPA2 modules: 3D multi-block masks (spatial blocks through all frames),
+a context encoder that sees only the unmasked tokens, a predictor that fills in the masked ones from mask tokens,
+an EMA target encoder on the whole clip, and an L1 loss between prediction and layer-normed target.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from transformers import VJEPA2Config, VJEPA2Model
+
+from vjepa_ac.data.mapping import load_mapping
+from vjepa_ac.data.reader import open_log
+from vjepa_ac.device import pick_device
+from vjepa_ac.encoder import Preprocess, preprocess, save_encoder
+from vjepa_ac.io import atomic_path, write_json
+
+
+@dataclass
+class EncoderArch:
+    """Size of the encoder and of its pretraining predictor."""
+
+    hidden_size: int = 192
+    layers: int = 6
+    heads: int = 4
+    patch_size: int = 16
+    tubelet_size: int = 1  # 1: a single frame is already a whole tubelet, as planning encodes frames
+    crop_size: int = 128
+    mlp_ratio: float = 4.0
+    pred_hidden_size: int = 96
+    pred_layers: int = 4
+    pred_heads: int = 4
+
+    def config(self, frames: int) -> VJEPA2Config:
+        return VJEPA2Config(
+            hidden_size=self.hidden_size, num_hidden_layers=self.layers, num_attention_heads=self.heads,
+            patch_size=self.patch_size, tubelet_size=self.tubelet_size, crop_size=self.crop_size, mlp_ratio=self.mlp_ratio,
+            frames_per_clip=frames, pred_hidden_size=self.pred_hidden_size, pred_num_hidden_layers=self.pred_layers,
+            pred_num_attention_heads=self.pred_heads, pred_num_mask_tokens=1,
+        )
+
+
+@dataclass
+class PretrainConfig:
+    """`vjepa-ac pretrain dataset=DIR out=DIR steps=N`."""
+
+    dataset: str = "data/panda_play"  # a LeRobot-layout folder (`data` names the key-mapping config group)
+    mapping: str = "panda_sim"
+    out: str = "runs/encoder"
+    arch: EncoderArch = field(default_factory=EncoderArch)
+    frames: int = 4
+    stride: int = 2
+    batch_size: int = 32
+    steps: int = 2000
+    lr: float = 5e-4
+    min_lr: float = 1e-5
+    weight_decay: float = 0.04
+    warmup: int = 100
+    ema_start: float = 0.996
+    ema_end: float = 1.0
+    grad_clip: float = 1.0
+    mask_blocks: int = 4
+    mask_block_scale: float = 0.12  # area of one block as a fraction of the frame
+    val_fraction: float = 0.15  # episodes held out (the last ones)
+    checkpoint_every: int = 250
+    resume: bool = True
+    seed: int = 0
+    export_dtype: str = "float16"  # of the exported encoder weights (training runs in float32)
+    device: str = "auto"
+    bf16: bool = False  # autocast; on CUDA it pays, on this 2-core CPU it ran 2.7x slower than float32 (RoPE ops)
+    progress: bool | None = None
+
+
+def load_videos(data: str, mapping: str) -> tuple[list[np.ndarray], list[int]]:
+    """Every episode's frames uint8 [T, H, W, 3], decoded once into memory, and the episode indices."""
+    log = open_log(data)
+    m = load_mapping(mapping)
+    m.check(log)
+    return [log.frames(i, m.camera) for i in range(len(log))], list(range(len(log)))
+
+
+def multiblock_mask(grid: int, frames: int, blocks: int, scale: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids (context [Nc], target [Nt]) of a union of random spatial blocks carried through every frame."""
+    masked = torch.zeros(grid, grid, dtype=torch.bool)
+    for _ in range(blocks):
+        area = scale * grid * grid
+        aspect = math.exp(torch.empty(1).uniform_(math.log(0.75), math.log(1.5), generator=gen).item())
+        h = max(1, min(grid, round(math.sqrt(area * aspect))))
+        w = max(1, min(grid, round(math.sqrt(area / aspect))))
+        top = int(torch.randint(0, grid - h + 1, (1,), generator=gen))
+        left = int(torch.randint(0, grid - w + 1, (1,), generator=gen))
+        masked[top : top + h, left : left + w] = True
+    per_frame = masked.flatten()  # [grid*grid]
+    full = per_frame.repeat(frames)  # token order: frame-major, then row, then column
+    ids = torch.arange(full.numel())
+    return ids[~full], ids[full]
+
+
+def encode_context(model: VJEPA2Model, x: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
+    """The context encoder on the unmasked tokens only: x [B, T, 3, c, c], ctx [B, Nc] -> [B, Nc, D]."""
+    enc = model.encoder
+    h = enc.embeddings(x)  # [B, N, D]
+    h = torch.gather(h, 1, ctx.unsqueeze(-1).expand(-1, -1, h.shape[-1]))
+    for layer in enc.layer:
+        h = layer(h, ctx)[0]  # the position ids drive RoPE, so tokens keep their place in space and time
+    return enc.layernorm(h)
+
+
+def _lr(step: int, cfg: PretrainConfig) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    p = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * min(1.0, p)))
+
+
+def _sample_batch(videos, episodes, cfg, gen) -> torch.Tensor:
+    span = (cfg.frames - 1) * cfg.stride + 1
+    eps = torch.randint(0, len(episodes), (cfg.batch_size,), generator=gen).tolist()
+    clips = []
+    for e in eps:
+        v = videos[episodes[e]]
+        start = int(torch.randint(0, len(v) - span + 1, (1,), generator=gen))
+        clips.append(v[start : start + span : cfg.stride])
+    return torch.from_numpy(np.stack(clips)).permute(0, 1, 4, 2, 3)  # [B, T, 3, H, W] uint8
+
+
+def _checkpoint_state(step, model, target, opt, gen) -> dict:
+    return {
+        "step": torch.tensor(step),
+        "model": model.state_dict(),
+        "target": target.state_dict(),
+        "optimizer": opt.state_dict(),
+        "generator": gen.get_state(),
+        "torch_rng": torch.get_rng_state(),
+    }
+
+
+def pretrain(cfg: PretrainConfig) -> Path:
+    """Train, checkpoint atomically every `checkpoint_every` steps, resume from the last checkpoint, export the encoder."""
+    from tqdm import tqdm
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = pick_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    videos, episodes = load_videos(cfg.dataset, cfg.mapping)
+    n_val = max(1, int(len(episodes) * cfg.val_fraction)) if len(episodes) > 1 else 0
+    train_eps, val_eps = episodes[: len(episodes) - n_val], episodes[len(episodes) - n_val :]
+    prep = Preprocess(crop_size=cfg.arch.crop_size, mode="resize")
+    model = VJEPA2Model(cfg.arch.config(cfg.frames)).to(device).train()
+    target = copy.deepcopy(model.encoder).eval()
+    for p in target.parameters():
+        p.requires_grad_(False)
+    params = [p for n, p in model.named_parameters() if p.requires_grad]
+    decay = [p for p in params if p.ndim > 1]
+    no_decay = [p for p in params if p.ndim <= 1]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    ckpt_path = out / "checkpoint.pt"
+    step = 0
+    if cfg.resume and ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        target.load_state_dict(state["target"])
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        step = int(state["step"])
+    write_json(out / "pretrain_config.json", asdict(cfg))
+    grid = cfg.arch.crop_size // cfg.arch.patch_size
+    t_tokens = cfg.frames // cfg.arch.tubelet_size
+    log_path = out / "log.csv"
+    new_log = not log_path.exists() or step == 0
+    log_f = open(log_path, "w" if new_log else "a", newline="", buffering=1)  # line-buffered: progress is visible
+    writer = csv.writer(log_f)
+    if new_log:
+        writer.writerow(["step", "loss", "lr", "ema", "seconds"])
+    t0 = time.time()
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and device.type in ("cpu", "cuda"))
+    bar = tqdm(total=cfg.steps, initial=step, desc="pretrain", disable=not (cfg.progress if cfg.progress is not None else False))
+    while step < cfg.steps:
+        x = preprocess(_sample_batch(videos, train_eps, cfg, gen).to(device), prep)  # [B, T, 3, c, c]
+        ctx, tgt = multiblock_mask(grid, t_tokens, cfg.mask_blocks, cfg.mask_block_scale, gen)
+        b = x.shape[0]
+        ctx_b, tgt_b = ctx.to(device).expand(b, -1), tgt.to(device).expand(b, -1)
+        lr = _lr(step, cfg)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        with autocast:
+            with torch.no_grad():
+                h = target(pixel_values_videos=x).last_hidden_state  # [B, N, D]
+                h = F.layer_norm(h.float(), (h.shape[-1],))
+                y = torch.gather(h, 1, tgt_b.unsqueeze(-1).expand(-1, -1, h.shape[-1]))  # [B, Nt, D]
+            z = encode_context(model, x, ctx_b)  # [B, Nc, D]
+            full = torch.zeros(b, grid * grid * t_tokens, z.shape[-1], device=device, dtype=z.dtype)
+            full.scatter_(1, ctx_b.unsqueeze(-1).expand(-1, -1, z.shape[-1]), z)  # the predictor gathers ctx itself
+            pred = model.predictor(encoder_hidden_states=full, context_mask=[ctx_b], target_mask=[tgt_b]).last_hidden_state
+            loss = F.l1_loss(pred.float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        opt.step()
+        ema = cfg.ema_start + (cfg.ema_end - cfg.ema_start) * step / max(1, cfg.steps)
+        with torch.no_grad():
+            for pt, pm in zip(target.parameters(), model.encoder.parameters()):
+                pt.lerp_(pm, 1 - ema)
+        step += 1
+        writer.writerow([step, f"{loss.item():.5f}", f"{lr:.2e}", f"{ema:.5f}", f"{time.time() - t0:.1f}"])
+        bar.update()
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            log_f.flush()
+            with atomic_path(ckpt_path) as tmp:
+                torch.save(_checkpoint_state(step, model, target, opt, gen), tmp)
+    bar.close()
+    log_f.close()
+    export = VJEPA2Model(cfg.arch.config(cfg.frames))
+    export.encoder.load_state_dict(target.state_dict())  # the EMA target encoder is the one V-JEPA keeps
+    export.predictor.load_state_dict(model.predictor.state_dict())
+    save_encoder(export.cpu().eval(), prep, out / "encoder", dtype=getattr(torch, cfg.export_dtype))
+    write_json(out / "encoder" / "training.json", {"config": asdict(cfg), "steps": step, "val_episodes": val_eps})
+    return out / "encoder"
