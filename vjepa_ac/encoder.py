@@ -16,6 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import VJEPA2Config, VJEPA2Model
 
+from vjepa_ac.checkpoints import load_release_entry, load_state_checked, strip_prefixes
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 PREPROCESS_FILE = "vjepa_ac_encoder.json"
@@ -129,18 +131,11 @@ class FrozenEncoder(nn.Module):
 HEADS_BY_WIDTH = {384: 6, 768: 12, 1024: 16, 1280: 16, 1408: 22}
 
 
-def _strip(key: str) -> str:
-    for prefix in ("module.", "backbone."):
-        while key.startswith(prefix):
-            key = key[len(prefix) :]
-    return key
-
-
 def original_to_hf(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Original V-JEPA 2 encoder keys (blocks.i.attn.qkv, patch_embed, norm) -> transformers' VJEPA2 encoder keys."""
     out: dict[str, torch.Tensor] = {}
     for raw, val in state.items():
-        key = _strip(raw)
+        key = strip_prefixes(raw)
         if key == "pos_embed":
             continue  # V-JEPA 2 uses RoPE; a stored sincos table is not a parameter there
         if key.startswith("patch_embed."):
@@ -191,7 +186,7 @@ def hf_to_original(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 def config_from_original(state: dict[str, torch.Tensor], crop_size: int = 256, num_heads: int | None = None) -> VJEPA2Config:
     """A VJEPA2Config matching an original encoder state dict (widths and depth read off the tensors)."""
-    s = {_strip(k): v for k, v in state.items()}
+    s = {strip_prefixes(k): v for k, v in state.items()}
     if "patch_embed.proj.weight" not in s:
         raise KeyError("no 'patch_embed.proj.weight' in the state dict: not a V-JEPA 2 encoder")
     w = s["patch_embed.proj.weight"]  # [D, 3, tubelet, p, p]
@@ -207,37 +202,13 @@ def config_from_original(state: dict[str, torch.Tensor], crop_size: int = 256, n
     )
 
 
-def load_state_checked(model: nn.Module, state: dict[str, torch.Tensor], source: str, prefix: str = "encoder.") -> None:
-    """Load a state dict after checking every key and shape; the first mismatch is named with both shapes."""
-    expected = {k: v for k, v in model.state_dict().items() if k.startswith(prefix)}
-    for k, v in state.items():
-        if k not in expected:
-            raise KeyError(f"{source}: unexpected key {k!r} (not in the {type(model).__name__} {prefix.rstrip('.')})")
-        if tuple(v.shape) != tuple(expected[k].shape):
-            raise ValueError(f"{source}: key {k!r} has shape {tuple(v.shape)}, expected {tuple(expected[k].shape)}")
-    missing = sorted(set(expected) - set(state))
-    if missing:
-        raise KeyError(f"{source}: missing key {missing[0]!r}" + (f" and {len(missing) - 1} more" if len(missing) > 1 else ""))
-    model.load_state_dict(state, strict=False)
-
-
 def load_original_encoder(path: str | Path, crop_size: int = 256, num_heads: int | None = None, key: str | None = None) -> FrozenEncoder:
     """An encoder from an original V-JEPA 2 release file (vitl.pt, vith.pt, vitg.pt, ...), loaded weights-only."""
     path = Path(path)
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # a pickle with code in it, a truncated file, not a torch file at all
-        raise ValueError(f"{path}: not a loadable weights-only checkpoint ({type(e).__name__}: {e})") from e
-    if not isinstance(ckpt, dict):
-        raise ValueError(f"{path}: expected a dict of state dicts, got {type(ckpt).__name__}")
-    keys = [key] if key else ["target_encoder", "encoder"]
-    found = next((k for k in keys if k in ckpt), None)
-    if found is None:
-        raise KeyError(f"{path}: none of the entries {keys} present; entries: {sorted(ckpt)[:10]}")
-    state = ckpt[found]
+    found, state = load_release_entry(path, [key] if key else ["target_encoder", "encoder"])
     config = config_from_original(state, crop_size, num_heads)
     model = VJEPA2Model(config)
-    load_state_checked(model, original_to_hf(state), f"{path}[{found}]")
+    load_state_checked(model, original_to_hf(state), f"{path}[{found}]", prefix="encoder.")
     return FrozenEncoder(model, Preprocess(crop_size=crop_size), name=f"original:{path.name}:{found}")
 
 

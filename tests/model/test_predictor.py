@@ -1,0 +1,92 @@
+"""The action-conditioned predictor: block-causal, cached rollouts equal full recomputation, shapes checked."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vjepa_ac.predictor import ACPredictor, PredictorConfig, integrate_state
+
+CFG = PredictorConfig(embed_dim=24, hidden=48, depth=2, heads=4, grid=3)
+
+
+@pytest.fixture
+def model():
+    torch.manual_seed(0)
+    return ACPredictor(CFG).eval()
+
+
+def _inputs(b=2, t=4, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(b, t, 9, 24, generator=g), torch.randn(b, t, 7, generator=g), torch.randn(b, t, 7, generator=g)
+
+
+def test_a_step_never_sees_the_future(model):
+    z, s, a = _inputs()
+    out = model(z, s, a)
+    z2, s2, a2 = z.clone(), s.clone(), a.clone()
+    z2[:, 2:] += 1.0
+    s2[:, 2:] -= 1.0
+    a2[:, 3] *= -1
+    out2 = model(z2, s2, a2)
+    torch.testing.assert_close(out2[:, :2], out[:, :2], atol=1e-6, rtol=0)
+    assert not torch.allclose(out2[:, 2:], out[:, 2:])
+
+
+def test_actions_and_states_change_the_prediction(model):
+    z, s, a = _inputs()
+    assert not torch.allclose(model(z, s, a), model(z, s, a + 0.5))
+    assert not torch.allclose(model(z, s, a), model(z, s + 0.5, a))
+
+
+def test_cached_rollout_equals_recomputing_the_past(model):
+    z, s, a = _inputs(b=3, t=5)
+    with torch.no_grad():
+        fast = model.rollout(z[:, 0], s[:, 0], a, use_cache=True)
+        slow = model.rollout(z[:, 0], s[:, 0], a, use_cache=False)
+    assert fast.shape == (3, 5, 9, 24)
+    torch.testing.assert_close(fast, slow, atol=1e-5, rtol=0)
+
+
+def test_rollout_step_one_is_the_teacher_forced_prediction(model):
+    z, s, a = _inputs()
+    with torch.no_grad():
+        torch.testing.assert_close(model.rollout(z[:, 0], s[:, 0], a[:, :1])[:, 0], model(z[:, :1], s[:, :1], a[:, :1])[:, 0], atol=1e-5, rtol=0)
+
+
+def test_state_integration_adds_the_pose_delta_and_maps_the_gripper_command():
+    s = torch.tensor([[0.4, 0.0, 0.2, 0.0, 0.0, 0.1, 0.0]])
+    a = torch.tensor([[0.05, -0.02, 0.0, 0.0, 0.0, 0.2, 1.0]])
+    torch.testing.assert_close(integrate_state(s, a), torch.tensor([[0.45, -0.02, 0.2, 0.0, 0.0, 0.3, 1.0]]))
+
+
+def test_wrong_shapes_are_named(model):
+    z, s, a = _inputs()
+    with pytest.raises(ValueError, match=r"z must be \[B, T, 9, 24\]"):
+        model(z[..., :5], s, a)
+    with pytest.raises(ValueError, match="state must be"):
+        model(z, s[..., :6], a)
+
+
+def test_official_release_layout_loads_with_parity(model, tmp_path):
+    from vjepa_ac.predictor import load_official_predictor
+
+    state = {"module." + k: v for k, v in model.state_dict().items()}  # the release wraps keys in DDP's module.
+    state["module.extrinsics_encoder.weight"] = torch.zeros(48, 6)  # present in the release, unused without extrinsics
+    state["module.extrinsics_encoder.bias"] = torch.zeros(48)
+    torch.save({"predictor": state, "encoder": {}, "epoch": 315}, tmp_path / "vjepa2-ac-vitg.pt")
+    loaded = load_official_predictor(tmp_path / "vjepa2-ac-vitg.pt", grid=3, heads=4)
+    z, s, a = _inputs()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(z, s, a), model(z, s, a), atol=1e-5, rtol=0)
+    assert loaded.cfg == CFG
+
+
+def test_official_layout_shape_mismatch_names_the_key(model, tmp_path):
+    from vjepa_ac.predictor import load_official_predictor
+
+    state = dict(model.state_dict())
+    state["predictor_blocks.1.attn.qkv.weight"] = torch.zeros(10, 48)
+    torch.save({"predictor": state}, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match=r"predictor_blocks\.1\.attn\.qkv\.weight.*\(10, 48\).*\(144, 48\)"):
+        load_official_predictor(tmp_path / "bad.pt", grid=3, heads=4)

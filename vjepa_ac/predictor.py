@@ -1,0 +1,250 @@
+"""The action-conditioned predictor of V-JEPA 2-AC: a block-causal transformer over time steps.
+
+Each time step holds an action token, a state token and the N patch tokens of its frame (in that order, as in
+`src/models/ac_predictor.py` of facebookresearch/vjepa2). A token sees its own step and earlier ones, never later
+ones. Patch tokens carry 3D rotary positions (time, row, column), action and state tokens the time one only. The
+output for step t is the prediction of the frame embedding at t+1.
+
+Parameter names follow the official release (`predictor_embed`, `action_encoder`, `state_encoder`,
+`predictor_blocks.i.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}`, `predictor_norm`, `predictor_proj`), so its
+checkpoint loads by stripping prefixes. The official model (configs/train/vitg16/droid-256px-8f.yaml there):
+depth 24, width 1024, 16 heads, 7-D actions and states, ViT-g encoder width 1408, 256-px frames of 16x16 patches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vjepa_ac.checkpoints import load_release_entry, load_state_checked, strip_prefixes
+
+HEADS_BY_WIDTH = {1024: 16}  # the released predictor; heads cannot be read off a state dict
+
+
+@dataclass
+class PredictorConfig:
+    """Sizes of the predictor. The defaults are the small model trained here; `official()` is V-JEPA 2-AC's."""
+
+    embed_dim: int = 192  # encoder width D
+    hidden: int = 256
+    depth: int = 6
+    heads: int = 8
+    mlp_ratio: float = 4.0
+    grid: int = 8  # patches per side: N = grid * grid
+    action_dim: int = 7
+    state_dim: int = 7
+
+    @staticmethod
+    def official() -> "PredictorConfig":
+        return PredictorConfig(embed_dim=1408, hidden=1024, depth=24, heads=16, grid=16)
+
+    @property
+    def tokens(self) -> int:
+        return self.grid * self.grid
+
+
+def rope(x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """Rotary embedding of x [..., L, d] at positions pos [L], with the frequency layout of the V-JEPA 2 release.
+
+    The release pairs neighbouring channels but lays the frequencies out as two copies of the d/2 of them (their
+    code notes it as a harmless bug kept for checkpoint compatibility); so do we, or official weights would not match.
+    """
+    d = x.shape[-1]
+    omega = 1.0 / 10000 ** (torch.arange(d // 2, dtype=x.dtype, device=x.device) / (d / 2.0))
+    freq = pos.to(x.dtype)[:, None] * omega[None]  # [L, d/2]
+    sin, cos = freq.sin().repeat(1, 2), freq.cos().repeat(1, 2)  # [L, d]
+    pairs = x.unflatten(-1, (-1, 2))
+    rotated = torch.stack((-pairs[..., 1], pairs[..., 0]), dim=-1).flatten(-2)
+    return x * cos + rotated * sin
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, heads: int, grid: int):
+        super().__init__()
+        self.heads = heads
+        self.head_dim = dim // heads
+        self.rot = 2 * ((self.head_dim // 3) // 2)  # channels per rotary axis (time, row, column)
+        self.grid = grid
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def _rotate(self, x: torch.Tensor, t0: int, steps: int, cond: int) -> torch.Tensor:
+        """Rotate q or k [B, h, steps*(cond+N), hd] of steps t0..t0+steps-1."""
+        b, h, _, hd = x.shape
+        n = self.grid * self.grid
+        x = x.view(b, h, steps, cond + n, hd)
+        r = self.rot
+        t = torch.arange(t0, t0 + steps, device=x.device)
+        # cond tokens: time only
+        c = x[:, :, :, :cond]
+        c_t = rope(c[..., :r].transpose(2, 3).reshape(b, h, cond * steps, r), t.repeat(cond)).view(b, h, cond, steps, r).transpose(2, 3)
+        c = torch.cat([c_t, c[..., r:]], dim=-1)
+        # patch tokens: time, row, column
+        p = x[:, :, :, cond:].reshape(b, h, steps * n, hd)
+        idx = torch.arange(n, device=x.device)
+        tt, rr, cc = t.repeat_interleave(n), (idx // self.grid).repeat(steps), (idx % self.grid).repeat(steps)
+        parts = [rope(p[..., :r], tt), rope(p[..., r : 2 * r], rr), rope(p[..., 2 * r : 3 * r], cc), p[..., 3 * r :]]
+        p = torch.cat(parts, dim=-1).view(b, h, steps, n, hd)
+        return torch.cat([c, p], dim=3).view(b, h, steps * (cond + n), hd)
+
+    def forward(self, x: torch.Tensor, t0: int, steps: int, cond: int, cache: dict | None, layer: int) -> torch.Tensor:
+        """x [B, steps*(cond+N), dim] of steps t0.. ; with a cache, keys and values of earlier steps are reused."""
+        b, length, dim = x.shape
+        q, k, v = self.qkv(x).view(b, length, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)  # each [B, h, L, hd]
+        q, k = self._rotate(q, t0, steps, cond), self._rotate(k, t0, steps, cond)
+        if cache is not None:
+            if layer in cache:
+                pk, pv = cache[layer]
+                k, v = torch.cat([pk, k], dim=2), torch.cat([pv, v], dim=2)
+            cache[layer] = (k, v)
+        per = cond + self.grid * self.grid
+        past = k.shape[2] - length
+        # block-causal: query step i (absolute t0+i) sees keys of steps <= t0+i
+        q_step = torch.arange(length, device=x.device) // per + past // per
+        k_step = torch.arange(k.shape[2], device=x.device) // per
+        mask = k_step[None, :] <= q_step[:, None]  # [L, L_total]
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self.proj(out.transpose(1, 2).reshape(b, length, dim))
+
+
+class MLP(nn.Module):
+    def __init__(self, dim: int, ratio: float):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, int(dim * ratio))
+        self.fc2 = nn.Linear(int(dim * ratio), dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, dim: int, heads: int, ratio: float, grid: int):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = Attention(dim, heads, grid)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = MLP(dim, ratio)
+
+    def forward(self, x, t0, steps, cond, cache, layer):
+        x = x + self.attn(self.norm1(x), t0, steps, cond, cache, layer)
+        return x + self.mlp(self.norm2(x))
+
+
+class ACPredictor(nn.Module):
+    """Predicts the next frame's patch embeddings from the current ones, the end-effector state and an action."""
+
+    COND = 2  # action and state tokens per step
+
+    def __init__(self, cfg: PredictorConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.predictor_embed = nn.Linear(cfg.embed_dim, cfg.hidden)
+        self.action_encoder = nn.Linear(cfg.action_dim, cfg.hidden)
+        self.state_encoder = nn.Linear(cfg.state_dim, cfg.hidden)
+        self.predictor_blocks = nn.ModuleList(Block(cfg.hidden, cfg.heads, cfg.mlp_ratio, cfg.grid) for _ in range(cfg.depth))
+        self.predictor_norm = nn.LayerNorm(cfg.hidden, eps=1e-6)
+        self.predictor_proj = nn.Linear(cfg.hidden, cfg.embed_dim)
+        self.apply(self._init)
+        for i, blk in enumerate(self.predictor_blocks):  # deeper residual branches start smaller, as in the release
+            blk.attn.proj.weight.data.div_((2.0 * (i + 1)) ** 0.5)
+            blk.mlp.fc2.weight.data.div_((2.0 * (i + 1)) ** 0.5)
+
+    @staticmethod
+    def _init(m: nn.Module) -> None:
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            nn.init.zeros_(m.bias)
+
+    def _check(self, z, state, action):
+        c = self.cfg
+        if z.ndim != 4 or z.shape[2:] != (c.tokens, c.embed_dim):
+            raise ValueError(f"z must be [B, T, {c.tokens}, {c.embed_dim}], got {tuple(z.shape)}")
+        if state.shape != (*z.shape[:2], c.state_dim) or action.shape != (*z.shape[:2], c.action_dim):
+            raise ValueError(f"state must be [B, T, {c.state_dim}] and action [B, T, {c.action_dim}] for z {tuple(z.shape)}; got {tuple(state.shape)}, {tuple(action.shape)}")
+
+    def _run(self, z, state, action, t0: int, cache: dict | None) -> torch.Tensor:
+        """Steps t0..t0+T-1: z [B, T, N, D] -> predicted next-step z [B, T, N, D] (layer-normed, as trained)."""
+        b, t, n, _ = z.shape
+        x = self.predictor_embed(z)  # [B, T, N, h]
+        a = self.action_encoder(action).unsqueeze(2)  # [B, T, 1, h]
+        s = self.state_encoder(state).unsqueeze(2)
+        x = torch.cat([a, s, x], dim=2).flatten(1, 2)  # [B, T*(2+N), h]
+        for i, blk in enumerate(self.predictor_blocks):
+            x = blk(x, t0, t, self.COND, cache, i)
+        x = x.view(b, t, self.COND + n, -1)[:, :, self.COND :]
+        out = self.predictor_proj(self.predictor_norm(x))
+        return F.layer_norm(out, (out.shape[-1],))
+
+    def forward(self, z: torch.Tensor, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced: z [B, T, N, D], state [B, T, S], action [B, T, A] -> z_next [B, T, N, D]."""
+        self._check(z, state, action)
+        return self._run(z, state, action, 0, None)
+
+    def rollout(self, z0: torch.Tensor, s0: torch.Tensor, actions: torch.Tensor, use_cache: bool = True) -> torch.Tensor:
+        """Autoregressive imagination: z0 [B, N, D], s0 [B, S], actions [B, H, A] -> z [B, H, N, D].
+
+        The state of each next step is the current one plus the action on the pose dims, and the action's gripper
+        command mapped to a closure in [0, 1] (V-JEPA 2-AC integrates actions the same way); so no state model.
+        With `use_cache`, keys and values of past steps are kept, so step h costs one step, not h.
+        """
+        b, horizon, _ = actions.shape
+        if z0.shape != (b, self.cfg.tokens, self.cfg.embed_dim) or s0.shape != (b, self.cfg.state_dim):
+            raise ValueError(f"z0 must be [B, N, D] and s0 [B, S] with B={b}; got {tuple(z0.shape)}, {tuple(s0.shape)}")
+        cache: dict | None = {} if use_cache else None
+        zs, ss, preds = [z0], [s0], []
+        for h in range(horizon):
+            if use_cache:
+                nxt = self._run(zs[-1][:, None], ss[-1][:, None], actions[:, h : h + 1], h, cache)[:, 0]
+            else:
+                z_hist, s_hist = torch.stack(zs, 1), torch.stack(ss, 1)  # the whole past, recomputed every step
+                nxt = self._run(z_hist, s_hist, actions[:, : h + 1], 0, None)[:, -1]
+            preds.append(nxt)
+            zs.append(nxt)
+            ss.append(integrate_state(ss[-1], actions[:, h]))
+        return torch.stack(preds, 1)
+
+    def config_dict(self) -> dict:
+        return asdict(self.cfg)
+
+
+def integrate_state(state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    """Next end-effector state [B, 7]: pose plus delta, gripper closure from the command in [-1, 1]."""
+    pose = state[:, :6] + action[:, :6]
+    grip = ((action[:, 6:7] + 1.0) / 2.0).clamp(0.0, 1.0)
+    return torch.cat([pose, grip], dim=1)
+
+
+def official_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A release predictor state dict with DDP prefixes stripped and the unused extrinsics encoder dropped."""
+    out = {strip_prefixes(k): v for k, v in state.items()}
+    return {k: v for k, v in out.items() if not k.startswith("extrinsics_encoder.")}
+
+
+def config_from_official(state: dict[str, torch.Tensor], grid: int = 16, heads: int | None = None) -> PredictorConfig:
+    """Sizes read off a release state dict; `grid` (patches per side: 16 for 256-px frames) and heads are not in it."""
+    s = official_state(state)
+    if "predictor_embed.weight" not in s:
+        raise KeyError("no 'predictor_embed.weight' in the state dict: not a V-JEPA 2-AC predictor")
+    hidden, embed = s["predictor_embed.weight"].shape
+    n_heads = heads or HEADS_BY_WIDTH.get(hidden)
+    if n_heads is None:
+        raise ValueError(f"cannot tell the number of heads of a {hidden}-wide predictor; pass heads")
+    depth = 1 + max(int(k.split(".")[1]) for k in s if k.startswith("predictor_blocks."))
+    return PredictorConfig(
+        embed_dim=embed, hidden=hidden, depth=depth, heads=n_heads, grid=grid,
+        mlp_ratio=s["predictor_blocks.0.mlp.fc1.weight"].shape[0] / hidden,
+        action_dim=s["action_encoder.weight"].shape[1], state_dim=s["state_encoder.weight"].shape[1],
+    )
+
+
+def load_official_predictor(path: str | Path, grid: int = 16, heads: int | None = None) -> ACPredictor:
+    """The V-JEPA 2-AC predictor from its release file (vjepa2-ac-vitg.pt, entry `predictor`), loaded weights-only."""
+    path = Path(path)
+    found, state = load_release_entry(path, ["predictor"])
+    model = ACPredictor(config_from_official(state, grid, heads))
+    load_state_checked(model, official_state(state), f"{path}[{found}]")
+    return model.eval()
