@@ -11,11 +11,13 @@ from omegaconf import DictConfig, OmegaConf
 from vjepa_ac.collect import CollectConfig, collect
 from vjepa_ac.features import EncodeConfig
 from vjepa_ac.pretrain import PretrainConfig
+from vjepa_ac.train import TrainConfig
 
 CONFIGS = "pkg://vjepa_ac.configs"
 ConfigStore.instance().store(name="collect_schema", node=CollectConfig)
 ConfigStore.instance().store(name="pretrain_schema", node=PretrainConfig)
 ConfigStore.instance().store(name="encode_schema", node=EncodeConfig)
+ConfigStore.instance().store(name="train_schema", node=TrainConfig)
 
 
 def _plain(cfg: DictConfig, schema):
@@ -53,7 +55,16 @@ def encode_app(cfg: DictConfig) -> None:
     print(f"features written to {encode_dataset(c)}")
 
 
-COMMANDS = {"collect": collect_app, "pretrain": pretrain_app, "encode": encode_app}
+@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="train")
+def train_app(cfg: DictConfig) -> None:
+    """Train or fine-tune the action-conditioned predictor on cached features (torchrun for several processes)."""
+    from vjepa_ac.train import train
+
+    c: TrainConfig = _plain(cfg, TrainConfig)
+    print(f"predictor written to {train(c)}")
+
+
+COMMANDS = {"collect": collect_app, "pretrain": pretrain_app, "encode": encode_app, "train": train_app}
 
 
 def main() -> None:

@@ -1,0 +1,107 @@
+"""Predictor training: both losses fall, an interrupted run resumes to the same weights, DDP ranks stay in sync."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import VJEPA2Config, VJEPA2Model
+
+import vjepa_ac.train as tr
+from vjepa_ac.encoder import FrozenEncoder, Preprocess
+from vjepa_ac.features import EncodeConfig, encode_dataset
+from vjepa_ac.predictor import PredictorConfig
+
+
+@pytest.fixture(scope="module")
+def features(small_collection, tmp_path_factory):
+    torch.manual_seed(0)
+    cfg = VJEPA2Config(hidden_size=32, num_attention_heads=2, num_hidden_layers=1, crop_size=32, patch_size=8, tubelet_size=1)
+    enc = FrozenEncoder(VJEPA2Model(cfg), Preprocess(crop_size=32, mode="resize"))
+    return str(encode_dataset(EncodeConfig(dataset=small_collection.out, out=str(tmp_path_factory.mktemp("feat")), dtype="float32"), enc))
+
+
+def _cfg(small_collection, features, out, **kw) -> tr.TrainConfig:
+    return tr.TrainConfig(dataset=small_collection.out, features=features, out=str(out), frames=4, auto_steps=2, batch_size=4,
+                          steps=6, warmup=2, checkpoint_every=2, val_every=3, device="cpu", seed=1,
+                          predictor=PredictorConfig(hidden=32, depth=2, heads=2), **kw)
+
+
+def _weights(folder) -> dict:
+    return load_file(str(Path(folder) / "model.safetensors"))
+
+
+def test_training_resumes_to_exactly_the_uninterrupted_weights(small_collection, features, tmp_path, monkeypatch):
+    whole = tr.train(_cfg(small_collection, features, tmp_path / "whole"))
+    real, calls = tr.Episodes.batch, {"n": 0}
+
+    def crash_on_fifth(self, *a):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return real(self, *a)
+
+    monkeypatch.setattr(tr.Episodes, "batch", crash_on_fifth)
+    with pytest.raises(KeyboardInterrupt):
+        tr.train(_cfg(small_collection, features, tmp_path / "cut"))
+    monkeypatch.setattr(tr.Episodes, "batch", real)
+    resumed = tr.train(_cfg(small_collection, features, tmp_path / "cut"))
+    a, b = _weights(whole), _weights(resumed)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=0, rtol=0)
+
+
+def test_both_losses_fall_and_the_checkpoint_loads(small_collection, features, tmp_path):
+    out = tr.train(replace(_cfg(small_collection, features, tmp_path / "run"), steps=60, checkpoint_every=60, val_every=30, lr=2e-3))
+    rows = list(csv.DictReader(open(tmp_path / "run" / "log.csv")))
+    first, last = rows[:5], rows[-5:]
+    for key in ("teacher_forced", "rollout"):
+        assert sum(float(r[key]) for r in last) < 0.8 * sum(float(r[key]) for r in first), key
+    model = tr.load_predictor(out)
+    assert model.cfg.embed_dim == 32 and model.cfg.grid == 4
+
+
+def test_fine_tuning_starts_from_a_checkpoint_and_can_freeze_layers(small_collection, features, tmp_path):
+    base = tr.train(_cfg(small_collection, features, tmp_path / "base"))
+    tuned = tr.train(replace(_cfg(small_collection, features, tmp_path / "tuned"), init=str(base), freeze_layers=1, lr=1e-3))
+    a, b = _weights(base), _weights(tuned)
+    assert torch.equal(a["predictor_blocks.0.attn.qkv.weight"], b["predictor_blocks.0.attn.qkv.weight"])
+    assert not torch.equal(a["predictor_blocks.1.attn.qkv.weight"], b["predictor_blocks.1.attn.qkv.weight"])
+
+
+DDP_SCRIPT = """
+import sys, torch
+import vjepa_ac.train as tr
+from vjepa_ac.predictor import PredictorConfig
+
+models = []
+_init = tr.ACPredictor.__init__
+def keep(self, *a, **k):  # remember each rank's model to report its weights afterwards
+    _init(self, *a, **k)
+    models.append(self)
+tr.ACPredictor.__init__ = keep
+cfg = tr.TrainConfig(dataset=sys.argv[1], features=sys.argv[2], out=sys.argv[3], frames=3, batch_size=2, steps=4, warmup=1,
+                     checkpoint_every=2, val_every=4, device="cpu", predictor=PredictorConfig(hidden=32, depth=1, heads=2))
+tr.train(cfg)
+w = torch.cat([p.detach().flatten() for p in models[0].parameters()])
+print("DIGEST", float(w.sum()), float(w.abs().sum()), flush=True)
+"""
+
+
+def test_two_ddp_processes_on_gloo_stay_in_sync(small_collection, features, tmp_path):
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517", str(script),
+                        small_collection.out, features, str(tmp_path / "ddp")], capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    digests = [line for line in r.stdout.splitlines() if line.startswith("DIGEST")]
+    assert len(digests) == 2 and digests[0] == digests[1], digests
+    assert (tmp_path / "ddp" / "predictor" / "model.safetensors").exists()

@@ -1,0 +1,246 @@
+"""`vjepa-ac train`: train or fine-tune the action-conditioned predictor on cached encoder features of trajectory logs.
+
+The two losses of V-JEPA 2-AC: teacher-forced one-step L1 (every step predicts the next from the true past), and an
+autoregressive rollout L1 over `auto_steps` steps (predictions fed back in). Targets are layer-normed encoder
+features, as in the release (`normalize_reps`). Runs under `torchrun` with DDP when WORLD_SIZE > 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from vjepa_ac.data.mapping import load_mapping
+from vjepa_ac.data.reader import open_log
+from vjepa_ac.device import pick_device
+from vjepa_ac.features import FeatureCache
+from vjepa_ac.io import atomic_path, write_json
+from vjepa_ac.predictor import ACPredictor, PredictorConfig, load_official_predictor
+
+
+@dataclass
+class TrainConfig:
+    """`vjepa-ac train dataset=DIR features=CACHE_DIR out=DIR`."""
+
+    dataset: str = "data/panda_play"
+    mapping: str = "panda_sim"
+    features: str = "features"  # the folder `vjepa-ac encode` wrote for one encoder (holds meta.json)
+    out: str = "runs/predictor"
+    predictor: PredictorConfig = field(default_factory=lambda: PredictorConfig(hidden=192, depth=4, heads=6))
+    frames: int = 4  # per clip: frames-1 teacher-forced predictions
+    stride: int = 1
+    auto_steps: int = 2
+    batch_size: int = 32
+    steps: int = 2000
+    lr: float = 3e-4
+    min_lr: float = 1e-5
+    warmup: int = 100
+    weight_decay: float = 0.04
+    grad_clip: float = 1.0
+    val_fraction: float = 0.15  # the last episodes
+    val_every: int = 250
+    checkpoint_every: int = 250
+    resume: bool = True
+    init: str | None = None  # fine-tune from: a folder of ours, or an official release file (.pt)
+    freeze_layers: int = 0  # freeze the input encoders and the first k blocks
+    seed: int = 0
+    device: str = "auto"
+    bf16: bool = False  # autocast on CUDA
+
+
+def save_predictor(model: ACPredictor, path: Path, extra: dict | None = None) -> None:
+    """Our checkpoint: model.safetensors and config.json in a folder, each written atomically."""
+    path.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(path / "model.safetensors") as tmp:
+        save_file(state, str(tmp))
+    write_json(path / "config.json", {"predictor": asdict(model.cfg), **(extra or {})})
+
+
+def load_predictor(source: str | Path = "default", **official_kwargs) -> ACPredictor:
+    """A predictor: "default" (shipped), a folder written by `save_predictor`, or an official release file."""
+    if str(source) == "default":
+        from importlib import resources
+
+        source = Path(str(resources.files("vjepa_ac") / "weights" / "predictor"))
+    path = Path(source)
+    if path.suffix in (".pt", ".pth", ".tar"):
+        return load_official_predictor(path, **official_kwargs)
+    cfg_path = path / "config.json"
+    if not cfg_path.exists():
+        raise FileNotFoundError(f"{cfg_path} is missing: not a predictor folder")
+    cfg = PredictorConfig(**json.loads(cfg_path.read_text())["predictor"])
+    model = ACPredictor(cfg)
+    from vjepa_ac.checkpoints import load_state_checked
+
+    load_state_checked(model, load_file(str(path / "model.safetensors")), str(path / "model.safetensors"))
+    return model.eval()
+
+
+class Episodes:
+    """Features z [T, N, D] (layer-normed), state [T, S] and action [T, A] of every episode, in memory."""
+
+    def __init__(self, cfg: TrainConfig):
+        log = open_log(cfg.dataset)
+        mapping = load_mapping(cfg.mapping)
+        cache = FeatureCache(cfg.features)
+        if len(cache) != len(log):
+            raise ValueError(f"{cfg.features} caches {len(cache)} episodes, {cfg.dataset} has {len(log)}")
+        self.z, self.state, self.action = [], [], []
+        for e in range(len(log)):
+            s, a = mapping.read(log, e)
+            z = cache[e]
+            if len(z) != len(s):
+                raise ValueError(f"episode {e}: {len(z)} cached frames but {len(s)} rows in {cfg.dataset}")
+            self.z.append(F.layer_norm(z, (z.shape[-1],)).to(torch.float16))
+            self.state.append(torch.from_numpy(s))
+            self.action.append(torch.from_numpy(a))
+        self.dim, self.tokens = self.z[0].shape[-1], self.z[0].shape[-2]
+
+    def split(self, val_fraction: float) -> tuple[list[int], list[int]]:
+        n = len(self.z)
+        n_val = max(1, int(n * val_fraction)) if n > 1 else 0
+        return list(range(n - n_val)), list(range(n - n_val, n))
+
+    def batch(self, episodes: list[int], size: int, frames: int, stride: int, gen: torch.Generator):
+        """z [B, T, N, D], state [B, T, S], action [B, T, A] of random windows."""
+        span = (frames - 1) * stride + 1
+        zs, ss, as_ = [], [], []
+        for _ in range(size):
+            e = episodes[int(torch.randint(0, len(episodes), (1,), generator=gen))]
+            start = int(torch.randint(0, len(self.z[e]) - span + 1, (1,), generator=gen))
+            idx = torch.arange(start, start + span, stride)
+            zs.append(self.z[e][idx].float())
+            ss.append(self.state[e][idx])
+            as_.append(self.action[e][idx])
+        return torch.stack(zs), torch.stack(ss), torch.stack(as_)
+
+
+def losses(model: ACPredictor, z, state, action, auto_steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(teacher-forced L1, rollout L1) of a batch z [B, T, N, D] with its states and actions."""
+    core = model.module if hasattr(model, "module") else model
+    tf = model(z[:, :-1], state[:, :-1], action[:, :-1])  # [B, T-1, N, D]
+    jloss = (tf - z[:, 1:]).abs().mean()
+    k = min(auto_steps, z.shape[1] - 1)
+    hist = [z[:, 0], tf[:, 0]]
+    for n in range(1, k):  # feed predictions back, as at planning time
+        nxt = core._run(torch.stack(hist, 1), state[:, : n + 1], action[:, : n + 1], 0, None)[:, -1]
+        hist.append(nxt)
+    sloss = (torch.stack(hist[1:], 1) - z[:, 1 : k + 1]).abs().mean()
+    return jloss, sloss
+
+
+def _lr(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    p = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * p))
+
+
+@torch.no_grad()
+def validate(model, data: Episodes, episodes: list[int], cfg: TrainConfig, device) -> dict:
+    """Mean teacher-forced and rollout L1 over fixed windows of the held-out episodes."""
+    gen = torch.Generator().manual_seed(12345)
+    model.eval()
+    j, s = [], []
+    for _ in range(4):
+        z, st, a = (t.to(device) for t in data.batch(episodes, cfg.batch_size, cfg.frames, cfg.stride, gen))
+        jl, sl = losses(model, z, st, a, cfg.auto_steps)
+        j.append(float(jl))
+        s.append(float(sl))
+    model.train()
+    return {"val_teacher_forced": float(np.mean(j)), "val_rollout": float(np.mean(s))}
+
+
+def train(cfg: TrainConfig) -> Path:
+    """Train with checkpoints every `checkpoint_every` steps; resume continues step, optimiser, schedule and RNG."""
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    rank = 0
+    if distributed:
+        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        rank = torch.distributed.get_rank()
+    device = pick_device(cfg.device)
+    if distributed and device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    out = Path(cfg.out)
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank)  # each rank draws its own batches
+    data = Episodes(cfg)
+    train_eps, val_eps = data.split(cfg.val_fraction)
+    pcfg = PredictorConfig(**{**asdict(cfg.predictor), "embed_dim": data.dim, "grid": int(round(data.tokens**0.5))})
+    if cfg.init:
+        model = load_predictor(cfg.init).to(device).train()
+        if (model.cfg.embed_dim, model.cfg.tokens) != (data.dim, data.tokens):
+            raise ValueError(f"init {cfg.init} expects features [{model.cfg.tokens}, {model.cfg.embed_dim}], the cache has [{data.tokens}, {data.dim}]")
+    else:
+        model = ACPredictor(pcfg).to(device).train()
+    frozen = [model.predictor_embed, model.action_encoder, model.state_encoder, *model.predictor_blocks[: cfg.freeze_layers]] if cfg.freeze_layers else []
+    for m in frozen:
+        for p in m.parameters():
+            p.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    ckpt_path = out / "checkpoint.pt"
+    step = 0
+    if cfg.resume and ckpt_path.exists():
+        st = torch.load(ckpt_path, map_location=device, weights_only=True)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["optimizer"])
+        gen.set_state(st["generator"][rank] if st["generator"].ndim > 1 else st["generator"])
+        torch.set_rng_state(st["torch_rng"])
+        step = int(st["step"])
+    net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "train_config.json", asdict(cfg))
+        new = step == 0 or not (out / "log.csv").exists()
+        log_f = open(out / "log.csv", "w" if new else "a", newline="", buffering=1)
+        log = csv.writer(log_f)
+        if new:
+            log.writerow(["step", "loss", "teacher_forced", "rollout", "lr", "val_teacher_forced", "val_rollout", "seconds"])
+    t0 = time.time()
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and device.type == "cuda")
+    while step < cfg.steps:
+        z, s, a = (t.to(device) for t in data.batch(train_eps, cfg.batch_size, cfg.frames, cfg.stride, gen))
+        for g in opt.param_groups:
+            g["lr"] = _lr(step, cfg)
+        with autocast:
+            jl, sl = losses(net, z, s, a, cfg.auto_steps)
+            loss = jl + sl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        opt.step()
+        step += 1
+        val = validate(model, data, val_eps, cfg, device) if rank == 0 and (step % cfg.val_every == 0 or step == cfg.steps) else {}
+        if rank == 0:
+            log.writerow([step, f"{loss.item():.5f}", f"{jl.item():.5f}", f"{sl.item():.5f}", f"{_lr(step - 1, cfg):.2e}",
+                          f"{val.get('val_teacher_forced', float('nan')):.5f}", f"{val.get('val_rollout', float('nan')):.5f}", f"{time.time() - t0:.1f}"])
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            gens = [gen.get_state()]
+            if distributed:
+                gens = [torch.empty_like(gens[0]) for _ in range(torch.distributed.get_world_size())]
+                torch.distributed.all_gather(gens, gen.get_state())
+            if rank == 0:
+                state = {"step": torch.tensor(step), "model": model.state_dict(), "optimizer": opt.state_dict(),
+                         "generator": torch.stack(gens) if distributed else gens[0], "torch_rng": torch.get_rng_state()}
+                with atomic_path(ckpt_path) as tmp:
+                    torch.save(state, tmp)
+    if rank == 0:
+        log_f.close()
+        meta = {"features": str(cfg.features), "encoder": FeatureCache(cfg.features).meta.get("identity"), "steps": step, "val_episodes": val_eps}
+        save_predictor(model, out / "predictor", meta)
+    if distributed:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    return out / "predictor"
