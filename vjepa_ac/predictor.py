@@ -47,19 +47,37 @@ class PredictorConfig:
         return self.grid * self.grid
 
 
-def rope(x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-    """Rotary embedding of x [..., L, d] at positions pos [L], with the frequency layout of the V-JEPA 2 release.
+def _angles(pos: torch.Tensor, d: int) -> torch.Tensor:
+    """Rotary angles [L, d] at positions pos [L], with the frequency layout of the V-JEPA 2 release.
 
-    The release pairs neighbouring channels but lays the frequencies out as two copies of the d/2 of them (their
-    code notes it as a harmless bug kept for checkpoint compatibility); so do we, or official weights would not match.
+    The release pairs neighbouring channels but lays the frequencies out as two copies of the d/2 of them (its code
+    notes this as a harmless bug kept for checkpoint compatibility); so do we, or official weights would not match.
     """
-    d = x.shape[-1]
-    omega = 1.0 / 10000 ** (torch.arange(d // 2, dtype=x.dtype, device=x.device) / (d / 2.0))
-    freq = pos.to(x.dtype)[:, None] * omega[None]  # [L, d/2]
-    sin, cos = freq.sin().repeat(1, 2), freq.cos().repeat(1, 2)  # [L, d]
+    omega = 1.0 / 10000 ** (torch.arange(d // 2, dtype=torch.float32, device=pos.device) / (d / 2.0))
+    return (pos.float()[:, None] * omega[None]).repeat(1, 2)
+
+
+def rope_tables(t0: int, steps: int, cond: int, grid: int, head_dim: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin [steps*(cond+N), head_dim] for the tokens of steps t0..: per step `cond` tokens rotated in time
+    only, then the N patch tokens rotated in time, row and column, each on its own `r` channels; the rest untouched."""
+    r = 2 * ((head_dim // 3) // 2)
+    n = grid * grid
+    t = torch.arange(t0, t0 + steps, device=device)
+    idx = torch.arange(n, device=device)
+    ang = torch.zeros(steps, cond + n, head_dim, device=device)
+    ang[:, :cond, :r] = _angles(t, r)[:, None]
+    ang[:, cond:, :r] = _angles(t, r)[:, None]
+    ang[:, cond:, r : 2 * r] = _angles(idx // grid, r)[None]
+    ang[:, cond:, 2 * r : 3 * r] = _angles(idx % grid, r)[None]
+    ang = ang.reshape(steps * (cond + n), head_dim)
+    return ang.cos(), ang.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """x [..., L, d] rotated pairwise (channels 2k, 2k+1) by the angles behind cos/sin [L, d]."""
     pairs = x.unflatten(-1, (-1, 2))
     rotated = torch.stack((-pairs[..., 1], pairs[..., 0]), dim=-1).flatten(-2)
-    return x * cos + rotated * sin
+    return x * cos.to(x.dtype) + rotated * sin.to(x.dtype)
 
 
 class Attention(nn.Module):
@@ -67,46 +85,20 @@ class Attention(nn.Module):
         super().__init__()
         self.heads = heads
         self.head_dim = dim // heads
-        self.rot = 2 * ((self.head_dim // 3) // 2)  # channels per rotary axis (time, row, column)
         self.grid = grid
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
 
-    def _rotate(self, x: torch.Tensor, t0: int, steps: int, cond: int) -> torch.Tensor:
-        """Rotate q or k [B, h, steps*(cond+N), hd] of steps t0..t0+steps-1."""
-        b, h, _, hd = x.shape
-        n = self.grid * self.grid
-        x = x.view(b, h, steps, cond + n, hd)
-        r = self.rot
-        t = torch.arange(t0, t0 + steps, device=x.device)
-        # cond tokens: time only
-        c = x[:, :, :, :cond]
-        c_t = rope(c[..., :r].transpose(2, 3).reshape(b, h, cond * steps, r), t.repeat(cond)).view(b, h, cond, steps, r).transpose(2, 3)
-        c = torch.cat([c_t, c[..., r:]], dim=-1)
-        # patch tokens: time, row, column
-        p = x[:, :, :, cond:].reshape(b, h, steps * n, hd)
-        idx = torch.arange(n, device=x.device)
-        tt, rr, cc = t.repeat_interleave(n), (idx // self.grid).repeat(steps), (idx % self.grid).repeat(steps)
-        parts = [rope(p[..., :r], tt), rope(p[..., r : 2 * r], rr), rope(p[..., 2 * r : 3 * r], cc), p[..., 3 * r :]]
-        p = torch.cat(parts, dim=-1).view(b, h, steps, n, hd)
-        return torch.cat([c, p], dim=3).view(b, h, steps * (cond + n), hd)
-
-    def forward(self, x: torch.Tensor, t0: int, steps: int, cond: int, cache: dict | None, layer: int) -> torch.Tensor:
-        """x [B, steps*(cond+N), dim] of steps t0.. ; with a cache, keys and values of earlier steps are reused."""
+    def forward(self, x: torch.Tensor, rot: tuple, mask: torch.Tensor, cache: dict | None, layer: int) -> torch.Tensor:
+        """x [B, L, dim] of the new steps; rot = rope tables [L, hd]; mask [L, L_total] (True = may attend)."""
         b, length, dim = x.shape
         q, k, v = self.qkv(x).view(b, length, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)  # each [B, h, L, hd]
-        q, k = self._rotate(q, t0, steps, cond), self._rotate(k, t0, steps, cond)
+        q, k = apply_rope(q, *rot), apply_rope(k, *rot)
         if cache is not None:
             if layer in cache:
                 pk, pv = cache[layer]
                 k, v = torch.cat([pk, k], dim=2), torch.cat([pv, v], dim=2)
             cache[layer] = (k, v)
-        per = cond + self.grid * self.grid
-        past = k.shape[2] - length
-        # block-causal: query step i (absolute t0+i) sees keys of steps <= t0+i
-        q_step = torch.arange(length, device=x.device) // per + past // per
-        k_step = torch.arange(k.shape[2], device=x.device) // per
-        mask = k_step[None, :] <= q_step[:, None]  # [L, L_total]
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.proj(out.transpose(1, 2).reshape(b, length, dim))
 
@@ -129,8 +121,8 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.mlp = MLP(dim, ratio)
 
-    def forward(self, x, t0, steps, cond, cache, layer):
-        x = x + self.attn(self.norm1(x), t0, steps, cond, cache, layer)
+    def forward(self, x, rot, mask, cache, layer):
+        x = x + self.attn(self.norm1(x), rot, mask, cache, layer)
         return x + self.mlp(self.norm2(x))
 
 
@@ -173,8 +165,13 @@ class ACPredictor(nn.Module):
         a = self.action_encoder(action).unsqueeze(2)  # [B, T, 1, h]
         s = self.state_encoder(state).unsqueeze(2)
         x = torch.cat([a, s, x], dim=2).flatten(1, 2)  # [B, T*(2+N), h]
+        per = self.COND + n
+        rot = rope_tables(t0, t, self.COND, self.cfg.grid, self.cfg.hidden // self.cfg.heads, z.device)
+        q_step = t0 + torch.arange(t * per, device=z.device) // per  # block-causal: step i sees steps <= i
+        k_step = torch.arange((t0 + t) * per, device=z.device) // per
+        mask = k_step[None, :] <= q_step[:, None]  # [L, L_total]
         for i, blk in enumerate(self.predictor_blocks):
-            x = blk(x, t0, t, self.COND, cache, i)
+            x = blk(x, rot, mask, cache, i)
         x = x.view(b, t, self.COND + n, -1)[:, :, self.COND :]
         out = self.predictor_proj(self.predictor_norm(x))
         return F.layer_norm(out, (out.shape[-1],))
