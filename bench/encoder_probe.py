@@ -44,7 +44,7 @@ def features(enc: FrozenEncoder, frames: np.ndarray, batch: int = 64) -> np.ndar
     return np.concatenate(out)
 
 
-def ridge_r2(xtr, ytr, xte, yte, lambdas=(1e-1, 1e0, 1e1, 1e2, 1e3)) -> float:
+def ridge_r2(xtr, ytr, xte, yte, lambdas=tuple(10.0**k for k in range(-1, 7))) -> float:
     """R^2 on the test set of a ridge regression, lambda chosen on the last fifth of the training set."""
     mu, sd = xtr.mean(0), xtr.std(0) + 1e-6
     xtr, xte = (xtr - mu) / sd, (xte - mu) / sd
@@ -69,7 +69,7 @@ def main() -> None:
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--encoder", default="default")
     ap.add_argument("--val-episodes", type=int, default=36, help="the last episodes, held out from pretraining")
-    ap.add_argument("--train-episodes", type=int, default=60)
+    ap.add_argument("--train-episodes", type=int, default=150)
     ap.add_argument("--every", type=int, default=3, help="use every k-th frame")
     args = ap.parse_args()
     torch.set_grad_enabled(False)

@@ -25,6 +25,7 @@ from vjepa_ac.data.reader import open_log
 from vjepa_ac.device import pick_device
 from vjepa_ac.encoder import Preprocess, preprocess, save_encoder
 from vjepa_ac.io import atomic_path, write_json
+from vjepa_ac.schedule import warmup_cosine
 
 
 @dataclass
@@ -117,11 +118,8 @@ def encode_context(model: VJEPA2Model, x: torch.Tensor, ctx: torch.Tensor) -> to
     return enc.layernorm(h)
 
 
-def _lr(step: int, cfg: PretrainConfig) -> float:
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    p = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * min(1.0, p)))
+def _lr(step: int, cfg) -> float:
+    return warmup_cosine(step, cfg.lr, cfg.min_lr, cfg.warmup, cfg.steps)
 
 
 def _sample_batch(videos, episodes, cfg, gen) -> torch.Tensor:

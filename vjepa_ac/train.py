@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -26,6 +25,7 @@ from vjepa_ac.device import pick_device
 from vjepa_ac.features import FeatureCache
 from vjepa_ac.io import atomic_path, write_json
 from vjepa_ac.predictor import ACPredictor, PredictorConfig, load_official_predictor
+from vjepa_ac.schedule import warmup_cosine
 
 
 @dataclass
@@ -140,11 +140,8 @@ def losses(model: ACPredictor, z, state, action, auto_steps: int) -> tuple[torch
     return jloss, sloss
 
 
-def _lr(step: int, cfg: TrainConfig) -> float:
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    p = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
-    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * p))
+def _lr(step: int, cfg) -> float:
+    return warmup_cosine(step, cfg.lr, cfg.min_lr, cfg.warmup, cfg.steps)
 
 
 @torch.no_grad()

@@ -1,0 +1,27 @@
+"""The world model that ships inside the package loads offline and runs."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from vjepa_ac.encoder import default_encoder_dir, load_encoder
+from vjepa_ac.train import load_predictor
+
+
+def test_default_encoder_loads_offline_and_encodes_a_camera_frame():
+    enc = load_encoder("default")
+    z = enc.encode(torch.randint(0, 256, (1, 2, 3, 128, 128), dtype=torch.uint8))
+    assert z.shape == (1, 2, enc.num_patches, enc.dim) and torch.isfinite(z).all()
+    assert not any(p.requires_grad for p in enc.parameters())
+    recipe = json.loads((default_encoder_dir() / "training.json").read_text())
+    assert recipe["steps"] == recipe["config"]["steps"]
+
+
+def test_default_predictor_matches_the_default_encoder_and_rolls_out():
+    enc, pred = load_encoder("default"), load_predictor("default")
+    assert (pred.cfg.tokens, pred.cfg.embed_dim) == (enc.num_patches, enc.dim)
+    z0 = enc.encode(torch.zeros(3, 1, 3, 128, 128, dtype=torch.uint8))[:, 0]
+    out = pred.rollout(z0, torch.zeros(3, 7), torch.zeros(3, 2, 7))
+    assert out.shape == (3, 2, enc.num_patches, enc.dim) and torch.isfinite(out).all()
