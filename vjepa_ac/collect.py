@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from vjepa_ac.data.lerobot_format import DatasetWriter, Episode, video_feature
-from vjepa_ac.io import atomic_write, write_json
+from vjepa_ac.io import atomic_write, remove_stale_temps, write_json
 
 CAMERA_KEY = "observation.images.front"
 STATE_NAMES = ["x", "y", "z", "roll", "pitch", "yaw", "gripper"]
@@ -168,6 +168,8 @@ def _progress(total: int, initial: int, enabled: bool | None):
 def collect(cfg: CollectConfig) -> Path:
     """Record episodes 0..cfg.episodes-1 into cfg.out, keeping and reusing whatever an earlier run finished."""
     root = Path(cfg.out)
+    if root.exists():
+        remove_stale_temps(root)  # half-written files of a killed run
     identity = {"env": asdict(cfg.env), "policy": cfg.policy, "seed": cfg.seed, "codec": cfg.codec}
     ident_path = root / "meta" / "vjepa_ac_collect.json"
     if ident_path.exists():
@@ -187,6 +189,9 @@ def collect(cfg: CollectConfig) -> Path:
     writer = DatasetWriter(root, fps, dataset_features(h, w, fps, cfg.codec), robot_type="panda_sim", codec=cfg.codec)
 
     staged = {int(p.stem.split("_")[1]) for p in (root / ".staging").glob("episode_*.npz")}
+    for i in [i for i in staged if i < writer.num_episodes]:  # committed just before a kill, not yet unstaged
+        _stage_path(root, i).unlink()
+        staged.discard(i)
     todo = [i for i in range(writer.num_episodes, cfg.episodes) if i not in staged]
 
     def commit(final: bool) -> None:
@@ -241,5 +246,5 @@ def write_preview(root: Path, path: Path, max_episodes: int = 4) -> Path:
             for f in frames:
                 vid.append_data(f)
 
-    atomic_write(path, write)
+    atomic_write(path, write, suffix=".mp4")  # ffmpeg picks the container from the extension
     return path

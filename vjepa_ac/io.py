@@ -10,12 +10,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+TMP_SUFFIX = ".tmp"
+
+
 @contextmanager
 def atomic_path(path: Path, suffix: str | None = None):
-    """Yield a temporary path beside `path`; on success it replaces `path` in one rename, on failure it vanishes."""
+    """Yield a temporary path beside `path`; on success it replaces `path` in one rename, on failure it vanishes.
+
+    The temporary name is hidden and ends in `.tmp` (unless a writer needs a real extension), so that a process
+    killed mid-write leaves nothing that a glob for `*.parquet` or `*.mp4` would read as data.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or TMP_SUFFIX)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -27,12 +34,22 @@ def atomic_path(path: Path, suffix: str | None = None):
         raise
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], None], suffix: str | None = None) -> None:
     """Call `write(tmp_path)` and move the result onto `path` atomically."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path, suffix) as tmp:
         write(tmp)
 
 
 def write_json(path: Path, obj) -> None:
     """JSON to a file, atomically."""
     atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=2) + "\n"))
+
+
+def remove_stale_temps(root: Path) -> int:
+    """Delete temporary files that a killed writer left under `root`; returns how many."""
+    n = 0
+    for p in Path(root).rglob(".*"):
+        if p.is_file() and (p.name.endswith(TMP_SUFFIX) or p.name.endswith(".mp4")) and p.name.count(".") >= 3:
+            p.unlink(missing_ok=True)
+            n += 1
+    return n
