@@ -11,6 +11,7 @@ import copy
 import csv
 import json
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -186,7 +187,7 @@ def pretrain(cfg: PretrainConfig) -> Path:
         writer.writerow(["step", "loss", "lr", "ema", "seconds"])
     t0 = time.time()
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and device.type in ("cpu", "cuda"))
-    bar = tqdm(total=cfg.steps, initial=step, desc="pretrain", disable=not (cfg.progress if cfg.progress is not None else False))
+    bar = tqdm(total=cfg.steps, initial=step, desc="pretrain", disable=not (cfg.progress if cfg.progress is not None else sys.stderr.isatty()))
     while step < cfg.steps:
         x = preprocess(_sample_batch(videos, train_eps, cfg, gen).to(device), prep)  # [B, T, 3, c, c]
         ctx, tgt = multiblock_mask(grid, t_tokens, cfg.mask_blocks, cfg.mask_block_scale, gen)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -56,6 +57,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     bf16: bool = False  # autocast on CUDA
+    progress: bool | None = None  # None: only when stderr is a terminal
 
 
 def save_predictor(model: ACPredictor, path: Path, extra: dict | None = None) -> None:
@@ -207,6 +209,10 @@ def train(cfg: TrainConfig) -> Path:
             log.writerow(["step", "loss", "teacher_forced", "rollout", "lr", "val_teacher_forced", "val_rollout", "seconds"])
     t0 = time.time()
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and device.type == "cuda")
+    from tqdm import tqdm
+
+    show = (sys.stderr.isatty() if cfg.progress is None else cfg.progress) and rank == 0
+    bar = tqdm(total=cfg.steps, initial=step, desc="train", disable=not show)
     while step < cfg.steps:
         z, s, a = (t.to(device) for t in data.batch(train_eps, cfg.batch_size, cfg.frames, cfg.stride, gen))
         for g in opt.param_groups:
@@ -219,6 +225,8 @@ def train(cfg: TrainConfig) -> Path:
         torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         opt.step()
         step += 1
+        bar.update()
+        bar.set_postfix(loss=f"{loss.item():.4f}")
         val = validate(model, data, val_eps, cfg, device) if rank == 0 and (step % cfg.val_every == 0 or step == cfg.steps) else {}
         if rank == 0:
             log.writerow([step, f"{loss.item():.5f}", f"{jl.item():.5f}", f"{sl.item():.5f}", f"{_lr(step - 1, cfg):.2e}",
@@ -233,6 +241,7 @@ def train(cfg: TrainConfig) -> Path:
                          "generator": torch.stack(gens) if distributed else gens[0], "torch_rng": torch.get_rng_state()}
                 with atomic_path(ckpt_path) as tmp:
                     torch.save(state, tmp)
+    bar.close()
     if rank == 0:
         log_f.close()
         meta = {"features": str(cfg.features), "encoder": FeatureCache(cfg.features).meta.get("identity"), "steps": step, "val_episodes": val_eps}
