@@ -13,7 +13,7 @@ depth 24, width 1024, 16 heads, 7-D actions and states, ViT-g encoder width 1408
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -203,9 +203,6 @@ class ACPredictor(nn.Module):
             zs.append(nxt)
             ss.append(integrate_state(ss[-1], actions[:, h]))
         return torch.stack(preds, 1)
-
-    def config_dict(self) -> dict:
-        return asdict(self.cfg)
 
 
 def integrate_state(state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
