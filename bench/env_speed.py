@@ -39,8 +39,7 @@ def main() -> None:
             _, _, term, trunc, _ = env.step(rng.uniform(-1, 1, 7).astype(np.float32) * u.action_space.high)
             done += 1
             if term or trunc:
-                env.reset(seed=done)
-                t0 += 0  # resets are timed separately above; they count here too, as in a real rollout
+                env.reset(seed=done)  # counted in the rate, as in a real rollout (and timed alone above)
         rate = args.steps / (time.perf_counter() - t0)
         # the parts of one step
         import mujoco

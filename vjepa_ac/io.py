@@ -17,12 +17,13 @@ TMP_SUFFIX = ".tmp"
 def atomic_path(path: Path, suffix: str | None = None):
     """Yield a temporary path beside `path`; on success it replaces `path` in one rename, on failure it vanishes.
 
-    The temporary name is hidden and ends in `.tmp` (unless a writer needs a real extension), so that a process
-    killed mid-write leaves nothing that a glob for `*.parquet` or `*.mp4` would read as data.
+    The temporary name is hidden and carries `.tmp` before any extension, so that a process killed mid-write leaves
+    nothing that a glob for `*.parquet` or `*.mp4` under the dataset folders would read as data.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or TMP_SUFFIX)
+    # a writer that needs a real extension (ffmpeg picks the container from it) gets `.tmp<ext>`
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX + (suffix or ""))
     os.close(fd)
     try:
         yield Path(tmp)
@@ -52,7 +53,7 @@ def remove_stale_temps(root: Path) -> int:
     """Delete temporary files that a killed writer left under `root`; returns how many."""
     n = 0
     for p in Path(root).rglob(".*"):
-        if p.is_file() and (p.name.endswith(TMP_SUFFIX) or p.name.endswith(".mp4")) and p.name.count(".") >= 3:
+        if p.is_file() and TMP_SUFFIX in p.suffixes[-2:] and p.name.startswith("."):
             p.unlink(missing_ok=True)
             n += 1
     return n
