@@ -229,11 +229,20 @@ class PandaEnv(gym.Env):
 
     def render_configuration(self, configure) -> np.ndarray:
         """Render the view after `configure(env)` changes the scene, then put the simulation back as it was."""
+        return self.inspect_configuration(configure)[0]
+
+    def true_state(self) -> dict[str, np.ndarray]:
+        """The simulator's state that goals are judged on: end-effector state and object position."""
+        return {"ee_state": self.ee_state(), "object_pos": self.cube_pos.astype(np.float32)}
+
+    def inspect_configuration(self, configure) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+        """View (if goals are rendered) and true state after `configure(env)`; the simulation is put back after."""
         snap = self.snapshot()
         configure(self)
-        image = self.render_image()
+        image = self.render_image() if self.cfg.render_goal else None
+        state = self.true_state()
         self.restore(snap)
-        return image
+        return image, state
 
     # ----- Gymnasium API ------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -259,11 +268,15 @@ class PandaEnv(gym.Env):
         self.settle()
         self.data.time = 0.0
         info = {"task": self.task.name, "goal": {k: np.asarray(v).copy() for k, v in self.goal.items()}}
-        if self.cfg.render_goal:
-            info["goal_image"] = self.render_configuration(self.task.configure_goal)
-            subgoals = getattr(self.task, "subgoal_configurations", None)
-            if subgoals is not None:
-                info["subgoal_images"] = [self.render_configuration(c) for c in subgoals(self)]
+        image, info["goal_state"] = self.inspect_configuration(self.task.configure_goal)
+        if image is not None:
+            info["goal_image"] = image
+        subgoals = getattr(self.task, "subgoal_configurations", None)
+        if subgoals is not None:
+            views = [self.inspect_configuration(c) for c in subgoals(self)]
+            info["subgoal_states"] = [st for _, st in views]
+            if self.cfg.render_goal:
+                info["subgoal_images"] = [im for im, _ in views]
         obs = self._observation()
         info.update(self._task_info())
         return obs, info

@@ -9,8 +9,10 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
 from vjepa_ac.collect import CollectConfig, collect
+from vjepa_ac.evaluate import EvalConfig
 from vjepa_ac.features import EncodeConfig
 from vjepa_ac.pretrain import PretrainConfig
+from vjepa_ac.table import TableConfig
 from vjepa_ac.train import TrainConfig
 
 CONFIGS = "pkg://vjepa_ac.configs"
@@ -18,6 +20,8 @@ ConfigStore.instance().store(name="collect_schema", node=CollectConfig)
 ConfigStore.instance().store(name="pretrain_schema", node=PretrainConfig)
 ConfigStore.instance().store(name="encode_schema", node=EncodeConfig)
 ConfigStore.instance().store(name="train_schema", node=TrainConfig)
+ConfigStore.instance().store(name="eval_schema", node=EvalConfig)
+ConfigStore.instance().store(name="table_schema", node=TableConfig)
 
 
 def _plain(cfg: DictConfig, schema):
@@ -64,7 +68,46 @@ def train_app(cfg: DictConfig) -> None:
     print(f"predictor written to {train(c)}")
 
 
-COMMANDS = {"collect": collect_app, "pretrain": pretrain_app, "encode": encode_app, "train": train_app}
+@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="eval")
+def eval_app(cfg: DictConfig) -> None:
+    """Closed-loop evaluation of a policy on seeded episodes: results.json, episodes.csv, videos."""
+    from vjepa_ac.evaluate import evaluate
+    from vjepa_ac.table import format_cell
+
+    c: EvalConfig = _plain(cfg, EvalConfig)
+    s = evaluate(c)
+    print(f"{c.out}: {s['task']} {c.policy}{'/' + c.world_model + '/' + c.planner if c.policy == 'planner' else ''}: "
+          f"{s['successes']}/{s['episodes']} = {format_cell(s)} per action; diverged {s['diverged']}, errors {s['errors']}")
+
+
+@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="table")
+def table_app(cfg: DictConfig) -> None:
+    """The zero-shot table: every task x {default model with CEM, with MPPI, oracle, random, expert}."""
+    from vjepa_ac.table import run_table
+
+    c: TableConfig = _plain(cfg, TableConfig)
+    print(run_table(c))
+    print(f"\nwritten to {c.out}/table.md; videos in {c.out}/<task>/<policy>/videos/")
+
+
+def merge_main() -> None:
+    """`vjepa-ac merge-results FILE_OR_DIR...`: one table from the results.json files of many jobs."""
+    from pathlib import Path
+
+    from vjepa_ac.table import merge_results
+
+    paths = []
+    for a in sys.argv[1:]:
+        p = Path(a)
+        paths += sorted(p.rglob("results.json")) if p.is_dir() else [p]
+    if not paths:
+        print("usage: vjepa-ac merge-results DIR_OR_RESULTS_JSON ...", file=sys.stderr)
+        sys.exit(2)
+    print(merge_results(paths))
+
+
+COMMANDS = {"collect": collect_app, "pretrain": pretrain_app, "encode": encode_app, "train": train_app,
+            "eval": eval_app, "table": table_app, "merge-results": merge_main}
 
 
 def main() -> None:

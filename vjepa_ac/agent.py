@@ -1,0 +1,112 @@
+"""The model-predictive agent: encode the frame and the goal, plan with a sampling planner, act, replan."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from planners import CEMConfig, MPPIConfig, PlanResult, cem, mppi, shift_plan
+
+
+@dataclass
+class AgentConfig:
+    """Planner and loop settings. Actions outside `plan_dims` are held at zero (by default roll and pitch: the gripper stays pointing down)."""
+
+    planner: str = "cem"  # cem or mppi
+    horizon: int = 1
+    cem: CEMConfig = field(default_factory=lambda: CEMConfig(samples=64, iterations=4, elites=8, init_std=0.6, min_std=0.05))
+    mppi: MPPIConfig = field(default_factory=lambda: MPPIConfig(samples=64, iterations=4, elites=16, init_std=0.6, min_std=0.05))
+    plan_dims: list[int] = field(default_factory=lambda: [0, 1, 2, 5, 6])
+    warm_start: bool = True  # start each plan from the previous one shifted by a step
+    use_subgoals: bool = True  # plan through reset info's `subgoal_images` / `subgoal_states` when present
+    subgoal_steps: int = 0  # steps per sub-goal (0: the episode's steps shared equally)
+    subgoal_tolerance: float = 0.0  # move on early once the current frame's energy to the sub-goal is below this
+    seed: int = 0
+
+
+@dataclass
+class StepRecord:
+    """What the agent did at one control step, for results and visualisation."""
+
+    action: np.ndarray  # [A] executed
+    plan: PlanResult  # in the planned dims, [H, len(plan_dims)]
+    plan_ms: float
+    goal_index: int
+    distance: float  # energy of the observed frame to the current goal
+
+
+class Agent:
+    """`reset(info)` then `act(obs) -> action` each control step; works with any world model of `world_model.py`."""
+
+    def __init__(self, model, action_low, action_high, cfg: AgentConfig | None = None, device: str | torch.device = "cpu"):
+        self.model, self.cfg, self.device = model, cfg or AgentConfig(), torch.device(device)
+        if self.cfg.planner not in ("cem", "mppi"):
+            raise ValueError(f"planner must be 'cem' or 'mppi', got {self.cfg.planner!r}")
+        low = np.asarray(action_low, dtype=np.float32)
+        high = np.asarray(action_high, dtype=np.float32)
+        dims = list(self.cfg.plan_dims)
+        if not dims or min(dims) < 0 or max(dims) >= low.size or len(set(dims)) != len(dims):
+            raise ValueError(f"plan_dims must be distinct indices into the {low.size}-D action, got {dims}")
+        self.action_dim, self.dims = low.size, torch.tensor(dims, device=self.device)
+        self.low, self.high = low[dims], high[dims]
+        self.goals: list = []
+        self.records: list[StepRecord] = []
+
+    def reset(self, info: dict, max_steps: int | None = None, episode: int = 0) -> None:
+        """Embed the goal (or sub-goals) of a new episode once."""
+        sub_images, sub_states = info.get("subgoal_images"), info.get("subgoal_states")
+        if self.cfg.use_subgoals and (sub_images is not None or sub_states is not None):
+            n = len(sub_images if sub_images is not None else sub_states)
+            pairs = [(sub_images[i] if sub_images is not None else None, sub_states[i] if sub_states is not None else None) for i in range(n)]
+        else:
+            pairs = [(info.get("goal_image"), info.get("goal_state"))]
+        self.goals = [self.model.goal(img, st) for img, st in pairs]
+        self.goal_index, self.steps_on_goal, self.plan = 0, 0, None
+        self.max_steps = max_steps
+        self.records = []
+        self.generator = torch.Generator(self.device).manual_seed(int(np.random.SeedSequence([self.cfg.seed, episode]).generate_state(1)[0]))
+
+    def _steps_per_goal(self) -> int | None:
+        if self.cfg.subgoal_steps > 0:
+            return self.cfg.subgoal_steps
+        return None if self.max_steps is None else max(1, self.max_steps // len(self.goals))
+
+    def cost_fn(self, ctx, goal):
+        """The planner's cost: planned dims [S, H, P] -> full actions [S, H, A] -> energy [S]."""
+        def cost(planned: torch.Tensor) -> torch.Tensor:
+            full = planned.new_zeros(*planned.shape[:2], self.action_dim)
+            full[..., self.dims] = planned
+            return self.model.cost(ctx, goal, full)
+        return cost
+
+    def act(self, obs: dict) -> np.ndarray:
+        """The first action of a fresh plan from this observation."""
+        if not self.goals:
+            raise RuntimeError("call reset(info) with the episode's goal before act()")
+        start = time.perf_counter()
+        ctx = self.model.observe(obs)
+        distance = self.model.distance(ctx, self.goals[self.goal_index])
+        per_goal = self._steps_per_goal()
+        last = self.goal_index == len(self.goals) - 1
+        if not last and ((per_goal is not None and self.steps_on_goal >= per_goal) or distance < self.cfg.subgoal_tolerance):
+            self.goal_index, self.steps_on_goal, self.plan = self.goal_index + 1, 0, None
+            distance = self.model.distance(ctx, self.goals[self.goal_index])
+        goal = self.goals[self.goal_index]
+        h = self.cfg.horizon
+        init = None
+        if self.cfg.warm_start and self.plan is not None:
+            init = shift_plan(self.plan)
+        plan_fn, pcfg = (cem, self.cfg.cem) if self.cfg.planner == "cem" else (mppi, self.cfg.mppi)
+        result = plan_fn(self.cost_fn(ctx, goal), h, self.low, self.high, init=init, cfg=pcfg, generator=self.generator, device=self.device)
+        self.plan = result.actions
+        action = np.zeros(self.action_dim, dtype=np.float32)
+        action[self.dims.cpu().numpy()] = result.actions[0].cpu().numpy()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        ms = (time.perf_counter() - start) * 1000
+        self.records.append(StepRecord(action, result, ms, self.goal_index, distance))
+        self.steps_on_goal += 1
+        return action

@@ -1,0 +1,101 @@
+"""`vjepa-ac table`: the zero-shot table, tasks x {learned model with CEM, with MPPI, oracle, random, expert}."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vjepa_ac.evaluate import EvalConfig, evaluate
+from vjepa_ac.io import atomic_write, write_json
+
+TASK_ENVS = {
+    "reach": "vjepa_ac/PandaReach-v0",
+    "grasp": "vjepa_ac/PandaGrasp-v0",
+    "reach_with_object": "vjepa_ac/PandaReachWithObject-v0",
+    "pick_place": "vjepa_ac/PandaPickPlace-v0",
+}
+ROWS = {  # row name -> fields of EvalConfig
+    "default+cem": {"policy": "planner", "world_model": "default", "planner": "cem"},
+    "default+mppi": {"policy": "planner", "world_model": "default", "planner": "mppi"},
+    "oracle": {"policy": "planner", "world_model": "oracle", "planner": "cem"},
+    "random": {"policy": "random"},
+    "expert": {"policy": "expert"},
+}
+
+
+@dataclass
+class TableConfig:
+    """`vjepa-ac table episodes=50 out=DIR [tasks=[reach,grasp] rows=[default+cem,oracle] base.workers=2 ...]`."""
+
+    tasks: list[str] = field(default_factory=lambda: list(TASK_ENVS))
+    rows: list[str] = field(default_factory=lambda: list(ROWS))
+    episodes: int = 50
+    out: str = "runs/zero_shot"
+    base: EvalConfig = field(default_factory=EvalConfig)  # every other knob, shared by all cells
+    oracle_horizon: int = 2  # the oracle is cheap: it looks two steps ahead (a grasp needs close-then-lift)
+
+
+def cell_config(cfg: TableConfig, task: str, row: str) -> EvalConfig:
+    """The evaluation behind one cell of the table."""
+    if task not in TASK_ENVS:
+        raise ValueError(f"unknown task {task!r} in tasks; known: {list(TASK_ENVS)}")
+    if row not in ROWS:
+        raise ValueError(f"unknown row {row!r} in rows; known: {list(ROWS)}")
+    c = copy.deepcopy(cfg.base)
+    c.env.id = TASK_ENVS[task]
+    for k, v in ROWS[row].items():
+        setattr(c, k, v)
+    if row == "oracle":
+        c.agent.horizon = cfg.oracle_horizon
+    c.episodes = cfg.episodes
+    c.out = str(Path(cfg.out) / task / row)
+    return c
+
+
+def format_cell(s: dict) -> str:
+    lo, hi = s["success_ci95"]
+    text = f"{100 * s['success_rate']:.0f} % [{100 * lo:.0f}-{100 * hi:.0f}]"
+    if s.get("planning_ms"):
+        text += f", {s['planning_ms']['median']:.0f} ms"
+    return text
+
+
+def markdown(cells: dict[tuple[str, str], dict], tasks: list[str], rows: list[str]) -> str:
+    """Success rate [95 % Wilson interval] and median planning ms per action, rows x tasks."""
+    lines = ["| policy | " + " | ".join(tasks) + " |", "|---|" + "---|" * len(tasks)]
+    for r in rows:
+        lines.append(f"| {r} | " + " | ".join(format_cell(cells[(t, r)]) if (t, r) in cells else "-" for t in tasks) + " |")
+    n = {s["episodes"] for s in cells.values()}
+    lines.append("")
+    lines.append(f"Success rate [95 % Wilson interval] over {'/'.join(map(str, sorted(n)))} seeded episodes; ms: median planning time per action.")
+    return "\n".join(lines)
+
+
+def run_table(cfg: TableConfig) -> str:
+    """Evaluate every cell (each resumable in its own folder) and write table.md and table.json."""
+    cells = {}
+    for t in cfg.tasks:
+        for r in cfg.rows:
+            cells[(t, r)] = evaluate(cell_config(cfg, t, r))
+    text = markdown(cells, cfg.tasks, cfg.rows)
+    root = Path(cfg.out)
+    atomic_write(root / "table.md", lambda p: p.write_text(text + "\n"))
+    write_json(root / "table.json", {f"{t}/{r}": {k: v for k, v in s.items() if k != "config"} for (t, r), s in cells.items()})
+    return text
+
+
+def merge_results(paths: list[str | Path]) -> str:
+    """One Markdown table from results.json files of separate jobs (a sweep's outputs)."""
+    cells, tasks, rows = {}, [], []
+    for p in paths:
+        s = json.loads(Path(p).read_text())
+        task = s.get("task") or s["env"]
+        row = s["policy"] if s["policy"] != "planner" else ("oracle" if s["world_model"] == "oracle" else f"{Path(str(s['world_model'])).name}+{s['planner']}")
+        if (task, row) in cells:
+            raise ValueError(f"{p}: a second result for task {task!r}, policy {row!r}")
+        cells[(task, row)] = s
+        tasks += [task] if task not in tasks else []
+        rows += [row] if row not in rows else []
+    return markdown(cells, tasks, rows)

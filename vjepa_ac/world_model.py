@@ -1,0 +1,170 @@
+"""World models the agent plans with: the learned one (frozen encoder + action-conditioned predictor) and an oracle.
+
+Both answer the same three questions, so the agent and the planners never know which one they hold:
+`observe(obs)` (the current situation), `goal(image, state)` (where to go), `cost(ctx, goal, actions[S, H, A]) -> [S]`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vjepa_ac.encoder import FrozenEncoder
+from vjepa_ac.energy import EnergyConfig, frame_energy, latent_energy
+from vjepa_ac.predictor import ACPredictor
+
+
+@dataclass
+class LatentContext:
+    z: torch.Tensor  # [N, D] layer-normed embedding of the current frame
+    state: torch.Tensor  # [S_dim] end-effector state
+
+
+class LatentWorldModel:
+    """Plans in the embedding space of a frozen V-JEPA encoder with an action-conditioned predictor."""
+
+    def __init__(self, encoder: FrozenEncoder, predictor: ACPredictor, energy: EnergyConfig | None = None,
+                 device: str | torch.device = "cpu", bf16: bool = False):
+        if (encoder.num_patches, encoder.dim) != (predictor.cfg.tokens, predictor.cfg.embed_dim):
+            raise ValueError(f"encoder gives {encoder.num_patches} tokens of width {encoder.dim}, predictor expects "
+                             f"{predictor.cfg.tokens} of width {predictor.cfg.embed_dim}")
+        self.device = torch.device(device)
+        self.encoder = encoder.to(self.device).eval()
+        self.predictor = predictor.to(self.device).eval()
+        self.energy = energy or EnergyConfig()
+        self.bf16 = bf16 and self.device.type == "cuda"  # bf16 matmuls are slow on CPUs without AMX/AVX-512
+
+    @torch.no_grad()
+    def embed(self, images: np.ndarray) -> torch.Tensor:
+        """Frames uint8 [B, H, W, 3] -> layer-normed embeddings [B, N, D]."""
+        if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+            raise ValueError(f"images must be uint8 [B, H, W, 3], got {images.dtype} {images.shape}")
+        video = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)[:, None]  # [B, 1, 3, H, W]
+        z = self.encoder.encode(video)[:, 0]  # [B, N, D]
+        return F.layer_norm(z, (z.shape[-1],))
+
+    def observe(self, obs: dict) -> LatentContext:
+        state = torch.as_tensor(np.asarray(obs["ee_state"], dtype=np.float32), device=self.device)
+        return LatentContext(self.embed(np.asarray(obs["image"])[None])[0], state)
+
+    def goal(self, image: np.ndarray | None, state: dict | None = None) -> torch.Tensor:
+        """The goal embedding [N, D] of a goal image uint8 [H, W, 3]."""
+        if image is None:
+            raise ValueError("the learned world model needs a goal image (reset info 'goal_image')")
+        return self.embed(np.asarray(image)[None])[0]
+
+    @torch.no_grad()
+    def imagine(self, ctx: LatentContext, actions: torch.Tensor) -> torch.Tensor:
+        """Predicted embeddings [S, H, N, D] of action sequences [S, H, A]."""
+        s = actions.shape[0]
+        z0 = ctx.z[None].expand(s, -1, -1)  # [S, N, D]
+        s0 = ctx.state[None].expand(s, -1)  # [S, S_dim]
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.bf16):
+            z = self.predictor.rollout(z0, s0, actions.to(self.device))
+        return z.float()
+
+    def cost(self, ctx: LatentContext, goal: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Energy [S] of action sequences [S, H, A]."""
+        return latent_energy(self.imagine(ctx, actions), goal, self.energy)
+
+    def distance(self, ctx: LatentContext, goal: torch.Tensor) -> float:
+        """Energy of the current frame itself against the goal."""
+        return frame_energy(ctx.z, goal, self.energy)
+
+
+# ----- the oracle ----------------------------------------------------------------------------------------------------
+@dataclass
+class OracleConfig:
+    """A kinematic model of the simulator's true state, and the weights of the state-space energy."""
+
+    workspace_low: tuple[float, float, float] = (0.22, -0.35, 0.005)
+    workspace_high: tuple[float, float, float] = (0.75, 0.35, 0.45)
+    grab_radius: float = 0.03  # the object is caught when the gripper closes within this distance of it
+    hold_offset: float = 0.008  # the held object's centre sits this far below the tool centre point
+    grasp_closure: float = 0.375  # closure at which the fingers touch the object
+    gripper_speed: float = 0.6  # closure change per control step (a full stroke takes two)
+    table_z: float = 0.025  # a released object falls back to this height
+    rotation_weight: float = 0.2
+    gripper_weight: float = 0.05
+    object_weight: float = 1.0
+    approach_weight: float = 1.0  # pull the gripper to the object while the object is away from its goal
+    per_step: bool = False
+
+
+@dataclass
+class OracleContext:
+    state: torch.Tensor  # [12]: tcp xyz, roll pitch yaw, closure, object xyz, held flag, pad
+
+
+class OracleWorldModel:
+    """Scores action sequences with the true simulator state instead of learned embeddings: an upper bound.
+
+    It separates "the loop is right" from "the model is good". It reads `obs['privileged']` (tcp and object position)
+    and the goal's true state from reset info (`goal_state`), so it works with envs that provide both.
+    """
+
+    def __init__(self, cfg: OracleConfig | None = None, device: str | torch.device = "cpu"):
+        self.cfg = cfg or OracleConfig()
+        self.device = torch.device(device)
+        self.low = torch.tensor(self.cfg.workspace_low, device=self.device)
+        self.high = torch.tensor(self.cfg.workspace_high, device=self.device)
+
+    def _vector(self, ee: np.ndarray, obj: np.ndarray) -> torch.Tensor:
+        ee = np.asarray(ee, dtype=np.float32)
+        obj = np.asarray(obj, dtype=np.float32)
+        held = float(np.linalg.norm(obj - ee[:3]) < 0.035 and 0.2 < ee[6] < 0.92)
+        return torch.tensor([*ee, *obj, held, 0.0], dtype=torch.float32, device=self.device)
+
+    def observe(self, obs: dict) -> OracleContext:
+        if "privileged" not in obs:
+            raise ValueError("the oracle world model needs the env's privileged observation ('privileged')")
+        return OracleContext(self._vector(obs["ee_state"], obs["privileged"]["object_pos"]))
+
+    def goal(self, image: np.ndarray | None, state: dict | None = None) -> torch.Tensor:
+        if state is None:
+            raise ValueError("the oracle world model needs the goal's true state (reset info 'goal_state')")
+        return self._vector(state["ee_state"], state["object_pos"])
+
+    def rollout(self, x0: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """States [S, H, 12] after each action of actions [S, H, 7] from x0 [12]."""
+        c = self.cfg
+        x = x0[None].expand(actions.shape[0], -1).clone()  # [S, 12]
+        out = []
+        for h in range(actions.shape[1]):
+            a = actions[:, h]
+            tcp, obj, held = x[:, 0:3], x[:, 7:10], x[:, 10] > 0.5
+            command = ((a[:, 6] + 1) / 2).clamp(0, 1)
+            near = (obj - tcp).norm(dim=1) < c.grab_radius
+            # the object follows only once the fingers were already shut on it when the step began
+            caught = (held | (near & (x[:, 6] >= 0.8 * c.grasp_closure))) & (command > c.grasp_closure)
+            closure = x[:, 6] + (command - x[:, 6]).clamp(-c.gripper_speed, c.gripper_speed)
+            closure = torch.where(near & (closure > c.grasp_closure), torch.full_like(closure, c.grasp_closure), closure)
+            new_tcp = torch.maximum(torch.minimum(tcp + a[:, :3], self.high), self.low)
+            dropped = obj.clone()
+            dropped[:, 2] = c.table_z
+            new_obj = torch.where(caught[:, None], new_tcp - torch.tensor([0, 0, c.hold_offset], device=x.device),
+                                  torch.where(held[:, None], dropped, obj))
+            x = torch.cat([new_tcp, x[:, 3:6] + a[:, 3:6], closure[:, None], new_obj, caught.float()[:, None], x[:, 11:]], 1)
+            out.append(x)
+        return torch.stack(out, 1)
+
+    def _energy(self, x: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        """x [..., 12] against goal [12] -> [...]."""
+        c = self.cfg
+        d = (x - goal).abs()
+        away = (d[..., 7:10].norm(dim=-1) > 0.02).float()
+        approach = (x[..., 7:10] - x[..., 0:3]).abs().sum(-1) * away
+        grip = torch.where(away > 0, x[..., 6], d[..., 6])  # open while approaching, as in the goal once there
+        return (d[..., 0:3].sum(-1) + c.rotation_weight * d[..., 3:6].sum(-1) + c.gripper_weight * grip
+                + c.object_weight * d[..., 7:10].sum(-1) + c.approach_weight * approach)
+
+    def cost(self, ctx: OracleContext, goal: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        x = self.rollout(ctx.state, actions.to(self.device))  # [S, H, 12]
+        e = self._energy(x, goal)  # [S, H]
+        return e.mean(1) if self.cfg.per_step else e[:, -1]
+
+    def distance(self, ctx: OracleContext, goal: torch.Tensor) -> float:
+        return float(self._energy(ctx.state, goal))
