@@ -17,8 +17,8 @@ class AgentConfig:
 
     planner: str = "cem"  # cem or mppi
     horizon: int = 1
-    cem: CEMConfig = field(default_factory=lambda: CEMConfig(samples=64, iterations=4, elites=8, init_std=0.6, min_std=0.05))
-    mppi: MPPIConfig = field(default_factory=lambda: MPPIConfig(samples=64, iterations=4, elites=16, init_std=0.6, min_std=0.05))
+    cem: CEMConfig = field(default_factory=lambda: CEMConfig(samples=32, iterations=3, elites=6, init_std=0.6, min_std=0.05))
+    mppi: MPPIConfig = field(default_factory=lambda: MPPIConfig(samples=32, iterations=3, elites=8, init_std=0.6, min_std=0.05))
     plan_dims: list[int] = field(default_factory=lambda: [0, 1, 2, 5, 6])
     warm_start: bool = True  # start each plan from the previous one shifted by a step
     use_subgoals: bool = True  # plan through reset info's `subgoal_images` / `subgoal_states` when present

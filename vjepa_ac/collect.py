@@ -37,10 +37,11 @@ class EnvConfig:
     """Which registered Gymnasium env to build, and its options (keyword arguments of gymnasium.make)."""
 
     id: str = "vjepa_ac/PandaReach-v0"
-    image_height: int = 128
+    image_height: int = 128  # these three go to the Panda envs only (ids under vjepa_ac/)
     image_width: int = 128
     control_hz: float = 4.0
     max_episode_steps: int | None = None
+    kwargs: dict = field(default_factory=dict)  # anything else gymnasium.make should pass to the env
 
 
 @dataclass
@@ -65,7 +66,9 @@ def make_env(cfg: EnvConfig):
 
     import envs  # noqa: F401
 
-    kwargs = {"image_height": cfg.image_height, "image_width": cfg.image_width, "control_hz": cfg.control_hz}
+    kwargs = dict(cfg.kwargs)
+    if cfg.id.startswith("vjepa_ac/"):
+        kwargs.update(image_height=cfg.image_height, image_width=cfg.image_width, control_hz=cfg.control_hz)
     # gymnasium.make takes max_episode_steps itself and wraps the env in a TimeLimit
     return gym.make(cfg.id, max_episode_steps=cfg.max_episode_steps or None, **kwargs)
 
@@ -170,7 +173,8 @@ def collect(cfg: CollectConfig) -> Path:
     root = Path(cfg.out)
     if root.exists():
         remove_stale_temps(root)  # half-written files of a killed run
-    identity = {"env": asdict(cfg.env), "policy": cfg.policy, "seed": cfg.seed, "codec": cfg.codec}
+    env_ident = {k: v for k, v in asdict(cfg.env).items() if k != "kwargs" or v}  # older folders have no kwargs
+    identity = {"env": env_ident, "policy": cfg.policy, "seed": cfg.seed, "codec": cfg.codec}
     ident_path = root / "meta" / "vjepa_ac_collect.json"
     if ident_path.exists():
         earlier = json.loads(ident_path.read_text())

@@ -214,6 +214,9 @@ def load_original_encoder(path: str | Path, crop_size: int = 256, num_heads: int
 
 def load_hf_encoder(path_or_id: str | Path, prep: Preprocess | None = None) -> FrozenEncoder:
     """An encoder from a Hugging Face-format folder (config.json + safetensors) or hub id (when online)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # one bar per load would flood eval logs
     model = VJEPA2Model.from_pretrained(str(path_or_id), use_safetensors=True).float()  # stored bf16 comes back fp32
     side = Path(path_or_id) / PREPROCESS_FILE
     if prep is None:
