@@ -74,12 +74,16 @@ class Agent:
             return self.cfg.subgoal_steps
         return None if self.max_steps is None else max(1, self.max_steps // len(self.goals))
 
+    def full_actions(self, planned: torch.Tensor) -> torch.Tensor:
+        """Planned dims [..., P] -> env actions [..., A] (unplanned dims zero)."""
+        full = planned.new_zeros(*planned.shape[:-1], self.action_dim)
+        full[..., self.dims] = planned
+        return full
+
     def cost_fn(self, ctx, goal):
         """The planner's cost: planned dims [S, H, P] -> full actions [S, H, A] -> energy [S]."""
         def cost(planned: torch.Tensor) -> torch.Tensor:
-            full = planned.new_zeros(*planned.shape[:2], self.action_dim)
-            full[..., self.dims] = planned
-            return self.model.cost(ctx, goal, full)
+            return self.model.cost(ctx, goal, self.full_actions(planned))
         return cost
 
     def act(self, obs: dict) -> np.ndarray:
@@ -88,6 +92,7 @@ class Agent:
             raise RuntimeError("call reset(info) with the episode's goal before act()")
         start = time.perf_counter()
         ctx = self.model.observe(obs)
+        self.last_context = ctx
         distance = self.model.distance(ctx, self.goals[self.goal_index])
         per_goal = self._steps_per_goal()
         last = self.goal_index == len(self.goals) - 1

@@ -13,6 +13,7 @@ from vjepa_ac.evaluate import EvalConfig
 from vjepa_ac.features import EncodeConfig
 from vjepa_ac.pretrain import PretrainConfig
 from vjepa_ac.table import TableConfig
+from vjepa_ac.viz import VizConfig
 from vjepa_ac.train import TrainConfig
 
 CONFIGS = "pkg://vjepa_ac.configs"
@@ -22,6 +23,7 @@ ConfigStore.instance().store(name="encode_schema", node=EncodeConfig)
 ConfigStore.instance().store(name="train_schema", node=TrainConfig)
 ConfigStore.instance().store(name="eval_schema", node=EvalConfig)
 ConfigStore.instance().store(name="table_schema", node=TableConfig)
+ConfigStore.instance().store(name="viz_schema", node=VizConfig)
 
 
 def _plain(cfg: DictConfig, schema):
@@ -90,6 +92,16 @@ def table_app(cfg: DictConfig) -> None:
     print(f"\nwritten to {c.out}/table.md; videos in {c.out}/<task>/<policy>/videos/")
 
 
+@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="viz")
+def viz_app(cfg: DictConfig) -> None:
+    """Show a recorded trajectory log in Rerun: frames, end-effector path, states and actions."""
+    from vjepa_ac.viz import record_log_episode
+
+    c: VizConfig = _plain(cfg, VizConfig)
+    path = record_log_episode(c.data, c.episode, c.out, c.mapping)
+    print(f"recording written to {path} (open it with `rerun {path}`)" if path else "sent to the Rerun viewer")
+
+
 def merge_main() -> None:
     """`vjepa-ac merge-results FILE_OR_DIR...`: one table from the results.json files of many jobs."""
     from pathlib import Path
@@ -107,7 +119,7 @@ def merge_main() -> None:
 
 
 COMMANDS = {"collect": collect_app, "pretrain": pretrain_app, "encode": encode_app, "train": train_app,
-            "eval": eval_app, "table": table_app, "merge-results": merge_main}
+            "eval": eval_app, "table": table_app, "viz": viz_app, "merge-results": merge_main}
 
 
 def main() -> None:

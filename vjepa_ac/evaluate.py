@@ -53,13 +53,15 @@ class EvalConfig:
     device: str = "cpu"
     bf16: bool = False  # bf16 predictor on CUDA
     videos: int = 2  # write mp4s of the first this-many episodes
+    rerun: str | None = None  # a folder for one .rrd recording per episode, or "spawn" for a live viewer
+    rerun_episodes: int = 2  # record the first this-many episodes
     progress: bool | None = None  # None: only when stderr is a terminal
 
 
 def identity(cfg: EvalConfig) -> dict:
     """The settings that decide the results (not how many workers ran them, or which episodes get videos)."""
     d = asdict(cfg)
-    for k in ("out", "workers", "threads", "videos", "progress", "episodes"):
+    for k in ("out", "workers", "threads", "videos", "progress", "episodes", "rerun", "rerun_episodes"):
         d.pop(k)
     return d
 
@@ -151,6 +153,13 @@ def run_episode(cfg: EvalConfig, index: int, env=None, agent=None, on_step=None)
         policy.reset(obs, info, rng)
     goals = info.get("subgoal_images") if cfg.agent.use_subgoals and "subgoal_images" in info else [info.get("goal_image")]
     want_video = index < cfg.videos
+    recorder = None
+    if cfg.rerun and cfg.policy == "planner" and index < cfg.rerun_episodes:
+        from vjepa_ac.viz import EpisodeRecorder
+
+        agent.cfg.cem.keep_samples = agent.cfg.mppi.keep_samples = True  # candidate paths are drawn from them
+        recorder = EpisodeRecorder(cfg.rerun, f"episode_{index:04d}")
+        recorder.start(obs, info)
     frames, distances, plan_ms = [], [], []
     success = ever = diverged = False
     steps = 0
@@ -165,7 +174,10 @@ def run_episode(cfg: EvalConfig, index: int, env=None, agent=None, on_step=None)
         if want_video:
             g = goals[agent.records[-1].goal_index] if cfg.policy == "planner" else goals[-1]
             frames.append(np.concatenate([obs["image"], g if g is not None else np.zeros_like(obs["image"])], axis=1))
+        prev_obs = obs
         obs, _, terminated, truncated, info = env.step(action)
+        if recorder is not None:
+            recorder.step(steps, prev_obs, agent, goals[agent.records[-1].goal_index], obs, info)
         steps += 1
         if on_step is not None:
             on_step(obs, info)
@@ -179,6 +191,9 @@ def run_episode(cfg: EvalConfig, index: int, env=None, agent=None, on_step=None)
             break
     if want_video:
         frames.append(np.concatenate([obs["image"], frames[-1][:, obs["image"].shape[1]:]], axis=1))
+    if recorder is not None:
+        recorder.close()
+        agent.cfg.cem.keep_samples = agent.cfg.mppi.keep_samples = False
     row = {
         "episode": index,
         "seed": cfg.seed + index,

@@ -1,0 +1,121 @@
+"""Planning speed: milliseconds per planned action, predicted steps per second and achieved FLOP/s vs the device's peak,
+and the same plan with a straightforward rollout (no cache, one sample at a time) for the ratio.
+
+    python bench/planning_speed.py                       # the shipped default size, the agent's CPU settings
+    python bench/planning_speed.py --size official --samples 800 --iterations 10 --horizon 1 --dtype bfloat16  # GPU
+    python bench/planning_speed.py --size official --samples 8 --iterations 1   # a CPU throughput point
+
+Predictor weights are random (speed does not depend on them); z0 and the goal are random embeddings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from planners import CEMConfig, cem
+from vjepa_ac.device import pick_device
+from vjepa_ac.energy import EnergyConfig, latent_energy
+from vjepa_ac.flops import plan_flops, rollout_flops
+from vjepa_ac.predictor import ACPredictor, PredictorConfig
+
+SIZES = {"default": PredictorConfig(hidden=192, depth=4, heads=6), "official": PredictorConfig.official()}
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def peak_flops(device, dtype) -> float:
+    """Measured matmul FLOP/s of the device in a dtype (a large square product)."""
+    n = 8192 if device.type == "cuda" else 2048
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    a @ b
+    sync(device)
+    reps = 20 if device.type == "cuda" else 3
+    t = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    sync(device)
+    return 2 * n**3 * reps / (time.perf_counter() - t)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", choices=list(SIZES), default="default")
+    ap.add_argument("--samples", type=int, default=32)
+    ap.add_argument("--iterations", type=int, default=3)
+    ap.add_argument("--horizon", type=int, default=1)
+    ap.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the rollout")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--naive-samples", type=int, default=4, help="samples timed one at a time for the naive rollout")
+    ap.add_argument("--peak-tflops", type=float, default=None, help="the device's peak (else measured by a matmul)")
+    args = ap.parse_args()
+    torch.set_grad_enabled(False)
+    device = pick_device(args.device)
+    dtype = getattr(torch, args.dtype)
+    cfg = SIZES[args.size]
+    torch.manual_seed(0)
+    model = ACPredictor(cfg).to(device, dtype).eval()
+    params = sum(p.numel() for p in model.parameters())
+    z0 = torch.randn(cfg.tokens, cfg.embed_dim, device=device, dtype=dtype)
+    goal = torch.randn(cfg.tokens, cfg.embed_dim, device=device)
+    s0 = torch.zeros(cfg.state_dim, device=device, dtype=dtype)
+    energy = EnergyConfig()
+
+    def rollout(actions):  # [S, H, A] -> [S, H, N, D]
+        s = actions.shape[0]
+        return model.rollout(z0[None].expand(s, -1, -1), s0[None].expand(s, -1), actions.to(dtype))
+
+    roll = torch.compile(rollout, dynamic=False) if args.compile else rollout
+    cost = lambda a: latent_energy(roll(a).float(), goal, energy)  # noqa: E731
+    pcfg = CEMConfig(samples=args.samples, iterations=args.iterations, elites=max(1, args.samples // 8))
+    lo, hi = -torch.ones(cfg.action_dim), torch.ones(cfg.action_dim)
+    gen = torch.Generator(device).manual_seed(0)
+
+    def plan():
+        cem(cost, args.horizon, lo, hi, cfg=pcfg, generator=gen, device=device)
+        sync(device)
+
+    t0 = time.perf_counter()
+    plan()  # warm-up (and compilation)
+    warm = time.perf_counter() - t0
+    t = time.perf_counter()
+    for _ in range(args.repeats):
+        plan()
+    per_action = (time.perf_counter() - t) / args.repeats
+
+    flops = plan_flops(cfg, args.samples, args.iterations, args.horizon)
+    peak = args.peak_tflops * 1e12 if args.peak_tflops else peak_flops(device, dtype)
+    steps = args.samples * args.iterations * args.horizon
+    name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
+    print(f"device {name}, {torch.get_num_threads()} threads, {args.dtype}{', compiled' if args.compile else ''}")
+    print(f"predictor {args.size}: {params / 1e6:.1f} M parameters, {cfg.tokens} patch tokens, width {cfg.hidden}, depth {cfg.depth}")
+    print(f"CEM: {args.samples} samples x {args.iterations} iterations, horizon {args.horizon}: {flops / 1e12:.3f} TFLOP per action")
+    print(f"ms per planned action     {per_action * 1000:10.1f}   (first call {warm:.2f} s)")
+    print(f"predicted steps per s     {steps / per_action:10.1f}")
+    print(f"achieved TFLOP/s          {flops / per_action / 1e12:10.3f}   = {100 * flops / per_action / peak:.1f} % of {peak / 1e12:.2f} TFLOP/s {'(given)' if args.peak_tflops else '(measured matmul peak)'}")
+
+    # the straightforward rollout: every sample alone, the whole past recomputed at every step
+    k = min(args.naive_samples, args.samples)
+    acts = (torch.rand(k, args.horizon, cfg.action_dim, device=device) * 2 - 1).to(dtype)
+    model.rollout(z0[None], s0[None], acts[:1], use_cache=False)
+    sync(device)
+    t = time.perf_counter()
+    for i in range(k):
+        model.rollout(z0[None], s0[None], acts[i : i + 1], use_cache=False)
+    sync(device)
+    naive = (time.perf_counter() - t) / k * args.samples * args.iterations
+    naive_flops = args.samples * args.iterations * rollout_flops(cfg, args.horizon, cached=False)
+    print(f"straightforward rollout   {naive * 1000:10.1f} ms per action (timed on {k} samples, scaled to {args.samples} x {args.iterations}; {naive_flops / 1e12:.3f} TFLOP)")
+    print(f"speed-up                  {naive / per_action:10.2f} x")
+
+
+if __name__ == "__main__":
+    main()
