@@ -57,3 +57,25 @@ def remove_stale_temps(root: Path) -> int:
             p.unlink(missing_ok=True)
             n += 1
     return n
+
+
+def trim_log(path: Path, last_step: int) -> None:
+    """Keep a CSV log's header and its rows up to `last_step` (the resumed checkpoint), dropping rows a killed run
+    wrote after it and any half-written last line, so a resumed run's log has each step once."""
+    path = Path(path)
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    keep = lines[:1]
+    for line in lines[1:]:
+        if not line.endswith("\n"):
+            break  # half-written
+        try:
+            step = int(line.split(",", 1)[0])
+        except ValueError:
+            break
+        if step > last_step:
+            break
+        keep.append(line)
+    if keep != lines:
+        atomic_write(path, lambda p: p.write_text("".join(keep)))

@@ -25,7 +25,7 @@ from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
 from vjepa_ac.device import pick_device
 from vjepa_ac.encoder import Preprocess, preprocess, save_encoder
-from vjepa_ac.io import atomic_path, write_json
+from vjepa_ac.io import atomic_path, remove_stale_temps, trim_log, write_json
 from vjepa_ac.schedule import warmup_cosine
 
 
@@ -151,6 +151,7 @@ def pretrain(cfg: PretrainConfig) -> Path:
 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out)  # half-written checkpoints of a killed run
     device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -181,6 +182,8 @@ def pretrain(cfg: PretrainConfig) -> Path:
     t_tokens = cfg.frames // cfg.arch.tubelet_size
     log_path = out / "log.csv"
     new_log = not log_path.exists() or step == 0
+    if not new_log:
+        trim_log(log_path, step)
     log_f = open(log_path, "w" if new_log else "a", newline="", buffering=1)  # line-buffered: progress is visible
     writer = csv.writer(log_f)
     if new_log:

@@ -24,7 +24,7 @@ from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
 from vjepa_ac.device import pick_device
 from vjepa_ac.features import FeatureCache
-from vjepa_ac.io import atomic_path, write_json
+from vjepa_ac.io import atomic_path, remove_stale_temps, trim_log, write_json
 from vjepa_ac.predictor import ACPredictor, PredictorConfig, load_official_predictor
 from vjepa_ac.schedule import warmup_cosine
 
@@ -172,6 +172,8 @@ def train(cfg: TrainConfig) -> Path:
     if distributed and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     out = Path(cfg.out)
+    if rank == 0 and out.exists():
+        remove_stale_temps(out)  # half-written checkpoints of a killed run
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank)  # each rank draws its own batches
     data = Episodes(cfg)
@@ -203,6 +205,8 @@ def train(cfg: TrainConfig) -> Path:
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "train_config.json", asdict(cfg))
         new = step == 0 or not (out / "log.csv").exists()
+        if not new:
+            trim_log(out / "log.csv", step)
         log_f = open(out / "log.csv", "w" if new else "a", newline="", buffering=1)
         log = csv.writer(log_f)
         if new:
