@@ -38,6 +38,10 @@ def load_state_checked(model: nn.Module, state: dict[str, torch.Tensor], source:
             raise KeyError(f"{source}: unexpected key {k!r} (not a parameter of {type(model).__name__} under {prefix!r})")
         if tuple(v.shape) != tuple(expected[k].shape):
             raise ValueError(f"{source}: key {k!r} has shape {tuple(v.shape)}, expected {tuple(expected[k].shape)}")
+        if expected[k].is_floating_point() and not v.is_floating_point():
+            raise TypeError(f"{source}: key {k!r} has dtype {v.dtype}, expected floating point like {expected[k].dtype}")
+        if v.is_floating_point() and not torch.isfinite(v).all():
+            raise ValueError(f"{source}: key {k!r} holds NaN or inf values")
     missing = sorted(set(expected) - set(state))
     if missing:
         raise KeyError(f"{source}: missing key {missing[0]!r}" + (f" and {len(missing) - 1} more" if len(missing) > 1 else ""))

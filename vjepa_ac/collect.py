@@ -170,6 +170,10 @@ def _progress(total: int, initial: int, enabled: bool | None):
 
 def collect(cfg: CollectConfig) -> Path:
     """Record episodes 0..cfg.episodes-1 into cfg.out, keeping and reusing whatever an earlier run finished."""
+    if cfg.policy not in ("play", "expert"):
+        raise ValueError(f"policy must be 'play' or 'expert', got {cfg.policy!r}")
+    if cfg.episodes < 1 or cfg.workers < 1 or cfg.episodes_per_file < 1:
+        raise ValueError(f"episodes, workers and episodes_per_file must be >= 1; got {cfg.episodes}, {cfg.workers}, {cfg.episodes_per_file}")
     root = Path(cfg.out)
     if root.exists():
         remove_stale_temps(root)  # half-written files of a killed run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -21,9 +22,12 @@ def atomic_path(path: Path, suffix: str | None = None):
     nothing that a glob for `*.parquet` or `*.mp4` under the dataset folders would read as data.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # a writer that needs a real extension (ffmpeg picks the container from it) gets `.tmp<ext>`
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX + (suffix or ""))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # a writer that needs a real extension (ffmpeg picks the container from it) gets `.tmp<ext>`
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX + (suffix or ""))
+    except OSError as e:
+        raise _clear(e, path) from e
     os.close(fd)
     try:
         yield Path(tmp)
@@ -33,9 +37,23 @@ def atomic_path(path: Path, suffix: str | None = None):
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes files private; outputs get the usual permissions
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise _clear(e, path) from e
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+STORAGE_ERRORS = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
+                  errno.EACCES: "permission denied", errno.EPERM: "permission denied", errno.EDQUOT: "the disk quota is exceeded"}
+
+
+def _clear(e: OSError, path: Path) -> OSError:
+    """A storage error that names the file, says what went wrong, and that earlier output was left as it was."""
+    if e.errno not in STORAGE_ERRORS:
+        return e
+    return OSError(e.errno, f"cannot write {path}: {STORAGE_ERRORS[e.errno]} ({e.strerror}); nothing there was changed")
 
 
 def atomic_write(path: Path, write: Callable[[Path], None], suffix: str | None = None) -> None:

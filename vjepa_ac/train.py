@@ -161,8 +161,20 @@ def validate(model, data: Episodes, episodes: list[int], cfg: TrainConfig, devic
     return {"val_teacher_forced": float(np.mean(j)), "val_rollout": float(np.mean(s))}
 
 
+def check_config(cfg: TrainConfig) -> None:
+    """Refuse values that cannot train, naming the field."""
+    rules = {"steps": cfg.steps >= 1, "batch_size": cfg.batch_size >= 1, "frames": cfg.frames >= 2, "stride": cfg.stride >= 1,
+             "lr": cfg.lr > 0, "val_fraction": 0 <= cfg.val_fraction < 1, "checkpoint_every": cfg.checkpoint_every >= 1,
+             "val_every": cfg.val_every >= 1, "auto_steps": cfg.auto_steps >= 1, "freeze_layers": cfg.freeze_layers >= 0}
+    bad = [k for k, ok in rules.items() if not ok]
+    if bad:
+        raise ValueError(f"out-of-range training setting {bad[0]}={getattr(cfg, bad[0])!r} (steps, batch_size, stride, "
+                         "auto_steps, checkpoint_every, val_every >= 1; frames >= 2; lr > 0; 0 <= val_fraction < 1)")
+
+
 def train(cfg: TrainConfig) -> Path:
     """Train with checkpoints every `checkpoint_every` steps; resume continues step, optimiser, schedule and RNG."""
+    check_config(cfg)
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     rank = 0
     if distributed:
