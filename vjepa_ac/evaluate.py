@@ -63,6 +63,8 @@ def identity(cfg: EvalConfig) -> dict:
     d = asdict(cfg)
     for k in ("out", "workers", "threads", "videos", "progress", "episodes", "rerun", "rerun_episodes"):
         d.pop(k)
+    if not d["env"]["kwargs"]:
+        d["env"].pop("kwargs")  # folders written before the field existed stay resumable
     return d
 
 
