@@ -241,9 +241,16 @@ def failed_row(cfg: EvalConfig, index: int, error: str) -> dict:
             "plan_ms": [], "nan_plans": 0, "error": error}
 
 
+def _running_marker(root: Path, index: int) -> Path:
+    return root / "episodes" / f".running_{index:04d}"
+
+
 def _run_and_save(job: tuple[EvalConfig, int]) -> dict:
     cfg, index = job
     root = Path(cfg.out)
+    marker = _running_marker(root, index)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()  # left behind if this process dies mid-episode
     try:
         row, frames = run_episode(cfg, index)
     except Exception as e:  # a crashing episode is a result too; the evaluation goes on
@@ -253,7 +260,43 @@ def _run_and_save(job: tuple[EvalConfig, int]) -> dict:
         fps = float(_WORKER["env"].metadata.get("render_fps", 4)) if "env" in _WORKER else 4.0
         write_video(root / "videos" / f"episode_{index:04d}.mp4", frames, fps)
     write_json(_episode_path(root, index), row)
+    marker.unlink(missing_ok=True)
     return row
+
+
+def _pool(cfg: EvalConfig, workers: int, threads: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(cfg, threads))
+
+
+def _run_isolated(cfg: EvalConfig, todo: list[int], workers: int, threads: int, rows: dict, done) -> None:
+    """Episodes in worker processes. A worker that dies (segfault, OOM kill) breaks the pool: the episodes then in
+    flight each run again alone, so the one that kills its worker is recorded as such and the others finish."""
+    root = Path(cfg.out)
+    while True:
+        todo = [i for i in todo if i not in rows]
+        if not todo:
+            return
+        for m in (root / "episodes").glob(".running_*"):
+            m.unlink()
+        try:
+            with _pool(cfg, workers, threads) as pool:
+                for f in as_completed([pool.submit(_run_and_save, (cfg, i)) for i in todo]):
+                    done(f.result())
+            return
+        except BrokenProcessPool:
+            suspects = sorted(int(m.name.split("_")[1]) for m in (root / "episodes").glob(".running_*"))
+            for i in suspects:
+                if i in rows:
+                    continue
+                _running_marker(root, i).unlink(missing_ok=True)
+                try:
+                    with _pool(cfg, 1, threads) as alone:
+                        done(alone.submit(_run_and_save, (cfg, i)).result())
+                except BrokenProcessPool:
+                    row = failed_row(cfg, i, "worker process died")
+                    write_json(_episode_path(root, i), row)
+                    _running_marker(root, i).unlink(missing_ok=True)
+                    done(row)
 
 
 # ----- summary -------------------------------------------------------------------------------------------------------
@@ -356,19 +399,5 @@ def evaluate(cfg: EvalConfig) -> dict:
             for i in todo:
                 done(_run_and_save((cfg, i)))
         else:
-            for attempt in range(2):  # a dead worker breaks the pool; the episodes it held run again once
-                todo = [i for i in todo if i not in rows]
-                if not todo:
-                    break
-                try:
-                    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(cfg, threads)) as pool:
-                        futures = [pool.submit(_run_and_save, (cfg, i)) for i in todo]
-                        for f in as_completed(futures):
-                            done(f.result())
-                except BrokenProcessPool:
-                    if attempt == 1:
-                        for i in [i for i in todo if i not in rows]:
-                            row = failed_row(cfg, i, "worker process died")
-                            write_json(_episode_path(root, i), row)
-                            done(row)
+            _run_isolated(cfg, todo, workers, threads, rows, done)
     return write_results(root, list(rows.values()), cfg)

@@ -96,3 +96,25 @@ def test_eval_command_line(tmp_path):
     assert "2/2" in r.stdout and json.loads((out / "results.json").read_text())["successes"] == 2
     bad = subprocess.run([sys.executable, "-m", "vjepa_ac.cli", "eval", "episodez=2", f"out={out}"], capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "episodez" in bad.stderr
+
+
+def test_a_worker_that_dies_is_counted_and_the_others_finish(tmp_path):
+    cfg = EvalConfig(env=EnvConfig(id="dying_env:DyingEnv-v0"), policy="random", episodes=4, workers=2, videos=0,
+                     out=str(tmp_path / "eval"), progress=False)
+    s = evaluate(cfg)
+    rows = {r["episode"]: r for r in (json.loads(p.read_text()) for p in (tmp_path / "eval" / "episodes").glob("*.json"))}
+    assert s["episodes"] == 4 and s["errors"] == 1 and s["successes"] == 3
+    assert rows[1]["error"] == "worker process died" and all(rows[i]["error"] is None for i in (0, 2, 3))
+    assert not list((tmp_path / "eval" / "episodes").glob(".running_*"))
+
+
+def test_nan_planner_costs_are_counted_in_the_results(tmp_path, monkeypatch):
+    import torch
+
+    from vjepa_ac.world_model import OracleWorldModel
+
+    monkeypatch.setattr(OracleWorldModel, "cost", lambda self, ctx, goal, actions: torch.full((actions.shape[0],), float("nan")))
+    cfg = small(tmp_path, episodes=1)
+    cfg.env.max_episode_steps = 3
+    s = evaluate(cfg)
+    assert s["nan_plans"] == 3 and s["errors"] == 0 and s["successes"] == 0
