@@ -36,12 +36,14 @@ def peak_flops(device, dtype) -> float:
     b = torch.randn(n, n, device=device, dtype=dtype)
     a @ b
     sync(device)
-    reps = 20 if device.type == "cuda" else 3
-    t = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    sync(device)
-    return 2 * n**3 * reps / (time.perf_counter() - t)
+    best = float("inf")
+    for _ in range(5):  # the best of five: other load on the machine only ever slows a run down
+        t = time.perf_counter()
+        for _ in range(10 if device.type == "cuda" else 2):
+            a @ b
+        sync(device)
+        best = min(best, (time.perf_counter() - t) / (10 if device.type == "cuda" else 2))
+    return 2 * n**3 / best
 
 
 def main() -> None:
