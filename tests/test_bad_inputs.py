@@ -86,7 +86,7 @@ def test_goal_images_of_the_wrong_type_or_shape_are_named():
         wm.goal(np.zeros((128, 128), np.uint8))
     with pytest.raises(ValueError, match="goal image"):
         wm.goal(None)
-    assert wm.goal(np.zeros((96, 160, 3), np.uint8)).shape == (64, 192), "any size is resized and cropped"
+    assert wm.goal(np.zeros((96, 160, 3), np.uint8)).z.shape == (64, 192), "any size is resized and cropped"
 
 
 @pytest.mark.parametrize("code,words", [(errno.ENOSPC, "the disk is full"), (errno.EROFS, "read-only")])

@@ -13,7 +13,7 @@ class EnergyConfig:
 
     metric: str = "l1"  # l1 (mean absolute difference) or l2 (root mean square difference)
     per_step: bool = False  # average over every step of the rollout instead of scoring the last one only
-    state_weight: float = 0.0  # weight of an end-effector term |s_H - s_goal| when the goal's state is known
+    state_weight: float = 0.0  # weight of |xyz_H - xyz_goal| (metres) when the goal state is known: not image-only
 
 
 def _distance(diff: torch.Tensor, metric: str) -> torch.Tensor:

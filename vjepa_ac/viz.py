@@ -169,7 +169,7 @@ class EpisodeRecorder:
         if not hasattr(model, "imagine") or not hasattr(ctx, "z"):
             return  # the oracle has no embeddings
         if self.pca is None:
-            goal = agent.goals[agent.goal_index]
+            goal = agent.goals[agent.goal_index].z
             self.pca = PCAImages(torch.stack([ctx.z, goal]).cpu(), model.predictor.cfg.grid)
             self.rec.log("pca/real", _rr().Image(self.pca.image(ctx.z.cpu())))
             self.rec.log("pca/goal", _rr().Image(self.pca.image(goal.cpu())), static=True)

@@ -14,13 +14,19 @@ import torch.nn.functional as F
 
 from vjepa_ac.encoder import FrozenEncoder
 from vjepa_ac.energy import EnergyConfig, frame_energy, latent_energy
-from vjepa_ac.predictor import ACPredictor
+from vjepa_ac.predictor import ACPredictor, integrate_state
 
 
 @dataclass
 class LatentContext:
     z: torch.Tensor  # [N, D] layer-normed embedding of the current frame
     state: torch.Tensor  # [S_dim] end-effector state
+
+
+@dataclass
+class LatentGoal:
+    z: torch.Tensor  # [N, D] layer-normed embedding of the goal image
+    state: torch.Tensor | None = None  # [S_dim] the goal's end-effector state, when known (energy.state_weight)
 
 
 class LatentWorldModel:
@@ -50,11 +56,16 @@ class LatentWorldModel:
         state = torch.as_tensor(np.asarray(obs["ee_state"], dtype=np.float32), device=self.device)
         return LatentContext(self.embed(np.asarray(obs["image"])[None])[0], state)
 
-    def goal(self, image: np.ndarray | None, state: dict | None = None) -> torch.Tensor:
-        """The goal embedding [N, D] of a goal image uint8 [H, W, 3]."""
+    def goal(self, image: np.ndarray | None, state: dict | None = None) -> LatentGoal:
+        """The goal embedding [N, D] of a goal image uint8 [H, W, 3], with its end-effector state if given."""
         if image is None:
             raise ValueError("the learned world model needs a goal image (reset info 'goal_image')")
-        return self.embed(np.asarray(image)[None])[0]
+        goal_state = None
+        if self.energy.state_weight > 0:
+            if state is None or "ee_state" not in state:
+                raise ValueError("energy.state_weight > 0 needs the goal's end-effector state (reset info 'goal_state')")
+            goal_state = torch.as_tensor(np.asarray(state["ee_state"], dtype=np.float32), device=self.device)
+        return LatentGoal(self.embed(np.asarray(image)[None])[0], goal_state)
 
     @torch.no_grad()
     def imagine(self, ctx: LatentContext, actions: torch.Tensor) -> torch.Tensor:
@@ -66,13 +77,19 @@ class LatentWorldModel:
             z = self.predictor.rollout(z0, s0, actions.to(self.device))
         return z.float()
 
-    def cost(self, ctx: LatentContext, goal: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """Energy [S] of action sequences [S, H, A]."""
-        return latent_energy(self.imagine(ctx, actions), goal, self.energy)
+    def cost(self, ctx: LatentContext, goal: LatentGoal, actions: torch.Tensor) -> torch.Tensor:
+        """Energy [S] of action sequences [S, H, A]: embedding distance, plus the optional end-effector term."""
+        e = latent_energy(self.imagine(ctx, actions), goal.z, self.energy)
+        if goal.state is not None and self.energy.state_weight > 0:
+            s = ctx.state[None].expand(actions.shape[0], -1)  # [S, S_dim]
+            for h in range(actions.shape[1]):
+                s = integrate_state(s, actions[:, h].to(s))
+            e = e + self.energy.state_weight * (s[:, :3] - goal.state[:3]).abs().sum(1)
+        return e
 
-    def distance(self, ctx: LatentContext, goal: torch.Tensor) -> float:
+    def distance(self, ctx: LatentContext, goal: LatentGoal) -> float:
         """Energy of the current frame itself against the goal."""
-        return frame_energy(ctx.z, goal, self.energy)
+        return frame_energy(ctx.z, goal.z, self.energy)
 
 
 # ----- the oracle ----------------------------------------------------------------------------------------------------

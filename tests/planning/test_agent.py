@@ -143,3 +143,16 @@ def test_a_users_own_env_works_with_the_agent_and_eval(tmp_path):
     row, frames = run_episode(cfg, 0, env=env, agent=agent)
     assert row["steps"] == 3 and row["error"] is None and len(row["plan_ms"]) == 3
     assert len(frames) == 4 and frames[0].shape == (40, 80, 3), "video frames show the camera beside the goal"
+
+
+def test_the_optional_end_effector_term_pulls_toward_the_goal_state():
+    wm = tiny_world_model(EnergyConfig(state_weight=100.0))
+    img = np.zeros((40, 40, 3), np.uint8)
+    ctx = wm.observe({"image": img, "ee_state": np.zeros(7, np.float32)})
+    goal = wm.goal(img, {"ee_state": np.array([0.1, 0, 0, 0, 0, 0, 0], np.float32)})
+    toward, away = torch.zeros(1, 1, 7), torch.zeros(1, 1, 7)
+    toward[..., 0], away[..., 0] = 0.05, -0.05
+    costs = wm.cost(ctx, goal, torch.cat([toward, away]))
+    assert costs[0] < costs[1]
+    with pytest.raises(ValueError, match="goal_state"):
+        wm.goal(img, None)
