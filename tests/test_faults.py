@@ -39,6 +39,7 @@ def kill_and_resume(args: list[str], rng: random.Random, lo: float, hi: float) -
             p.wait()
             killed += 1
     run(args)
+    print(f"{args[0]}: {killed} of {KILLS} kill attempts landed mid-run")  # figures for the README (pytest -s)
     return killed
 
 
