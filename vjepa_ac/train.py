@@ -57,6 +57,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     bf16: bool = False  # autocast on CUDA
+    fsdp: bool = False  # under torchrun: shard parameters, gradients and optimiser state (FSDP2) instead of DDP
     progress: bool | None = None  # None: only when stderr is a terminal
 
 
@@ -161,6 +162,36 @@ def validate(model, data: Episodes, episodes: list[int], cfg: TrainConfig, devic
     return {"val_teacher_forced": float(np.mean(j)), "val_rollout": float(np.mean(s))}
 
 
+def shard(model: ACPredictor) -> None:
+    """FSDP2 over every block and each outer layer (not the root: the rollout loss calls `_run`, not `forward`)."""
+    from torch.distributed.fsdp import fully_shard
+
+    for m in [model.predictor_embed, model.action_encoder, model.state_encoder, *model.predictor_blocks, model.predictor_norm, model.predictor_proj]:
+        fully_shard(m)
+
+
+def full_state(model, opt, sharded: bool) -> tuple[dict, dict]:
+    """Whole model and optimiser state dicts on CPU (gathered from every rank when sharded: a collective)."""
+    if not sharded:
+        return model.state_dict(), opt.state_dict()
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict, get_optimizer_state_dict
+
+    o = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    return get_model_state_dict(model, options=o), get_optimizer_state_dict(model, opt, options=o)
+
+
+def load_full_state(model, opt, model_state: dict, opt_state: dict, sharded: bool) -> None:
+    if not sharded:
+        model.load_state_dict(model_state)
+        opt.load_state_dict(opt_state)
+        return
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict, set_optimizer_state_dict
+
+    o = StateDictOptions(full_state_dict=True)
+    set_model_state_dict(model, model_state, options=o)
+    set_optimizer_state_dict(model, opt, opt_state, options=o)
+
+
 def check_config(cfg: TrainConfig) -> None:
     """Refuse values that cannot train, naming the field."""
     rules = {"steps": cfg.steps >= 1, "batch_size": cfg.batch_size >= 1, "frames": cfg.frames >= 2, "stride": cfg.stride >= 1,
@@ -201,18 +232,20 @@ def train(cfg: TrainConfig) -> Path:
     for m in frozen:
         for p in m.parameters():
             p.requires_grad_(False)
+    sharded = distributed and cfg.fsdp
+    if sharded:
+        shard(model)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     ckpt_path = out / "checkpoint.pt"
     step = 0
     if cfg.resume and ckpt_path.exists():
-        st = torch.load(ckpt_path, map_location=device, weights_only=True)
-        model.load_state_dict(st["model"])
-        opt.load_state_dict(st["optimizer"])
+        st = torch.load(ckpt_path, map_location="cpu" if sharded else device, weights_only=True)
+        load_full_state(model, opt, st["model"], st["optimizer"], sharded)
         gen.set_state(st["generator"][rank] if st["generator"].ndim > 1 else st["generator"])
         torch.set_rng_state(st["torch_rng"])
         step = int(st["step"])
-    net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
+    net = torch.nn.parallel.DistributedDataParallel(model) if distributed and not sharded else model
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "train_config.json", asdict(cfg))
@@ -243,7 +276,8 @@ def train(cfg: TrainConfig) -> Path:
         step += 1
         bar.update()
         bar.set_postfix(loss=f"{loss.item():.4f}")
-        val = validate(model, data, val_eps, cfg, device) if rank == 0 and (step % cfg.val_every == 0 or step == cfg.steps) else {}
+        due = step % cfg.val_every == 0 or step == cfg.steps
+        val = validate(model, data, val_eps, cfg, device) if due and (rank == 0 or sharded) else {}  # sharded: all ranks take part
         if rank == 0:
             log.writerow([step, f"{loss.item():.5f}", f"{jl.item():.5f}", f"{sl.item():.5f}", f"{_lr(step - 1, cfg):.2e}",
                           f"{val.get('val_teacher_forced', float('nan')):.5f}", f"{val.get('val_rollout', float('nan')):.5f}", f"{time.time() - t0:.1f}"])
@@ -252,15 +286,21 @@ def train(cfg: TrainConfig) -> Path:
             if distributed:
                 gens = [torch.empty_like(gens[0]) for _ in range(torch.distributed.get_world_size())]
                 torch.distributed.all_gather(gens, gen.get_state())
+            model_state, opt_state = full_state(model, opt, sharded)
             if rank == 0:
-                state = {"step": torch.tensor(step), "model": model.state_dict(), "optimizer": opt.state_dict(),
+                state = {"step": torch.tensor(step), "model": model_state, "optimizer": opt_state,
                          "generator": torch.stack(gens) if distributed else gens[0], "torch_rng": torch.get_rng_state()}
                 with atomic_path(ckpt_path) as tmp:
                     torch.save(state, tmp)
     bar.close()
+    final_state = full_state(model, opt, sharded)[0] if sharded else None
     if rank == 0:
         log_f.close()
         meta = {"features": str(cfg.features), "encoder": FeatureCache(cfg.features).meta.get("identity"), "steps": step, "val_episodes": val_eps}
+        if sharded:
+            plain = ACPredictor(model.cfg)
+            plain.load_state_dict(final_state)
+            model = plain
         save_predictor(model, out / "predictor", meta)
     if distributed:
         torch.distributed.barrier()

@@ -105,3 +105,30 @@ def test_two_ddp_processes_on_gloo_stay_in_sync(small_collection, features, tmp_
     digests = [line for line in r.stdout.splitlines() if line.startswith("DIGEST")]
     assert len(digests) == 2 and digests[0] == digests[1], digests
     assert (tmp_path / "ddp" / "predictor" / "model.safetensors").exists()
+
+
+FSDP_SCRIPT = """
+import sys
+import vjepa_ac.train as tr
+from vjepa_ac.predictor import PredictorConfig
+cfg = tr.TrainConfig(dataset=sys.argv[1], features=sys.argv[2], out=sys.argv[3], frames=3, batch_size=2, steps=4, warmup=1,
+                     checkpoint_every=2, val_every=2, device="cpu", fsdp=sys.argv[4] == "fsdp",
+                     predictor=PredictorConfig(hidden=32, depth=2, heads=2))
+tr.train(cfg)
+"""
+
+
+def test_fsdp_on_two_gloo_processes_trains_the_same_weights_as_ddp(small_collection, features, tmp_path):
+    script = tmp_path / "fsdp.py"
+    script.write_text(FSDP_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for mode, port in (("ddp", "29521"), ("fsdp", "29523")):
+        r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}", str(script),
+                            small_collection.out, features, str(tmp_path / mode), mode], capture_output=True, text=True, timeout=300, env=env)
+        assert r.returncode == 0, r.stderr[-3000:]
+    a, b = _weights(tmp_path / "ddp" / "predictor"), _weights(tmp_path / "fsdp" / "predictor")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)
+    ckpt = torch.load(tmp_path / "fsdp" / "checkpoint.pt", weights_only=True)
+    assert int(ckpt["step"]) == 4 and not any(hasattr(v, "placements") for v in ckpt["model"].values()), "a plain, whole checkpoint"
