@@ -56,7 +56,7 @@ def main() -> None:
     with mp.get_context("spawn").Pool(args.workers) as pool:
         results = pool.map(run, jobs, chunksize=10)
     wall = time.perf_counter() - t0
-    print(f"| task | success | 95 % Wilson interval | mean steps (successes) | diverged | failed seeds |")
+    print("| task | success | 95 % Wilson interval | mean steps (successes) | diverged | failed seeds |")
     print("|---|---|---|---|---|---|")
     for t in TASKS:
         rs = [r for r in results if r[0] == t]

@@ -13,7 +13,6 @@ import argparse
 
 import imageio.v2 as imageio
 import numpy as np
-import pyarrow as pa
 from rerun.chunk import RrdReader
 
 

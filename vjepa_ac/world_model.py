@@ -6,7 +6,7 @@ Both answer the same three questions, so the agent and the planners never know w
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch

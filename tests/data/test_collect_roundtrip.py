@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from vjepa_ac.collect import CAMERA_KEY, CollectConfig, EnvConfig, collect, make_env, record_episode
+from vjepa_ac.collect import CAMERA_KEY, collect, make_env, record_episode
 from vjepa_ac.data.reader import open_log
 
 
