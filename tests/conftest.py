@@ -19,3 +19,18 @@ def small_collection(tmp_path_factory):
     )
     collect(cfg)
     return cfg
+
+
+@pytest.fixture(scope="session")
+def features(small_collection, tmp_path_factory):
+    """Features of `small_collection` from a tiny random encoder (32 wide, 4x4 patches), cached as float32."""
+    import torch
+    from transformers import VJEPA2Config, VJEPA2Model
+
+    from vjepa_ac.encoder import FrozenEncoder, Preprocess
+    from vjepa_ac.features import EncodeConfig, encode_dataset
+
+    torch.manual_seed(0)
+    cfg = VJEPA2Config(hidden_size=32, num_attention_heads=2, num_hidden_layers=1, crop_size=32, patch_size=8, tubelet_size=1)
+    enc = FrozenEncoder(VJEPA2Model(cfg), Preprocess(crop_size=32, mode="resize"))
+    return str(encode_dataset(EncodeConfig(dataset=small_collection.out, out=str(tmp_path_factory.mktemp("feat")), dtype="float32"), enc))

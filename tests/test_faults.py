@@ -50,19 +50,6 @@ def steps_logged(path: Path) -> list[int]:
     return [int(r["step"]) for r in csv.DictReader(open(path))]
 
 
-@pytest.fixture(scope="module")
-def features(small_collection, tmp_path_factory):
-    from transformers import VJEPA2Config, VJEPA2Model
-
-    from vjepa_ac.encoder import FrozenEncoder, Preprocess
-    from vjepa_ac.features import EncodeConfig, encode_dataset
-
-    torch.manual_seed(0)
-    cfg = VJEPA2Config(hidden_size=32, num_attention_heads=2, num_hidden_layers=1, crop_size=32, patch_size=8, tubelet_size=1)
-    enc = FrozenEncoder(VJEPA2Model(cfg), Preprocess(crop_size=32, mode="resize"))
-    return str(encode_dataset(EncodeConfig(dataset=small_collection.out, out=str(tmp_path_factory.mktemp("feat")), dtype="float32"), enc))
-
-
 @pytest.mark.slow
 def test_killed_training_resumes_to_the_uninterrupted_weights(small_collection, features, tmp_path):
     common = [f"dataset={small_collection.out}", f"features={features}", "steps=40", "batch_size=4", "frames=4", "warmup=2",

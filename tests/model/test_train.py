@@ -12,20 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import VJEPA2Config, VJEPA2Model
 
 import vjepa_ac.train as tr
-from vjepa_ac.encoder import FrozenEncoder, Preprocess
-from vjepa_ac.features import EncodeConfig, encode_dataset
 from vjepa_ac.predictor import PredictorConfig
-
-
-@pytest.fixture(scope="module")
-def features(small_collection, tmp_path_factory):
-    torch.manual_seed(0)
-    cfg = VJEPA2Config(hidden_size=32, num_attention_heads=2, num_hidden_layers=1, crop_size=32, patch_size=8, tubelet_size=1)
-    enc = FrozenEncoder(VJEPA2Model(cfg), Preprocess(crop_size=32, mode="resize"))
-    return str(encode_dataset(EncodeConfig(dataset=small_collection.out, out=str(tmp_path_factory.mktemp("feat")), dtype="float32"), enc))
 
 
 def _cfg(small_collection, features, out, **kw) -> tr.TrainConfig:
