@@ -98,4 +98,5 @@ def merge_results(paths: list[str | Path]) -> str:
         cells[(task, row)] = s
         tasks += [task] if task not in tasks else []
         rows += [row] if row not in rows else []
-    return markdown(cells, tasks, rows)
+    order = lambda known: (lambda x: (list(known).index(x) if x in known else len(known), x))  # noqa: E731
+    return markdown(cells, sorted(tasks, key=order(TASK_ENVS)), sorted(rows, key=order(ROWS)))
