@@ -14,11 +14,14 @@ def test_quickstart_notebook_executes(tmp_path, monkeypatch):
     import nbformat
     from nbclient import NotebookClient
 
+    monkeypatch.delenv("MUJOCO_GL", raising=False)  # the kernel starts as a user's would, with no GL backend chosen
+    monkeypatch.delenv("PYOPENGL_PLATFORM", raising=False)
     monkeypatch.setenv("QUICKSTART_SMALL", "1")
     monkeypatch.setenv("QUICKSTART_DIR", str(tmp_path / "work"))
     nb = nbformat.read(NOTEBOOK, as_version=4)
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "errors" not in text or "errors 0" in text
     assert "ms per planned action" in text and "/world/plan/candidates" in text and "fine-tuned predictor in" in text
     html = [o for c in nb.cells for o in c.get("outputs", []) if "text/html" in o.get("data", {})]
     assert any("<video" in o["data"]["text/html"] for o in html), "the episode video is shown inline"
