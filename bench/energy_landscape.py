@@ -60,15 +60,15 @@ def main() -> None:
             glob[k].append(float(spearmanr(e.numpy(), dist)[0]))
         # local: the 27 one-step moves, executed for real and imagined by the predictor
         moves = [np.array([dx, dy, dz, 0, 0, 0, -1], np.float32) for dx, dy, dz in itertools.product([-0.05, 0, 0.05], repeat=3)]
-        ctx, snap = wm.observe(obs), env.snapshot()
+        ctx, snap, goal = wm.observe(obs), env.snapshot(), wm.goal(goal_img)
         true_e, d_after = [], []
         for a in moves:
             o, _, _, _, inf = env.step(a)
             env.restore(snap)
             env.steps = 0
-            true_e.append(wm.distance(wm.observe(o), wm.goal(goal_img)))
+            true_e.append(wm.distance(wm.observe(o), goal))
             d_after.append(inf["distance"])
-        pred_e = wm.cost(ctx, wm.goal(goal_img), torch.from_numpy(np.stack(moves))[:, None]).numpy()
+        pred_e = wm.cost(ctx, goal, torch.from_numpy(np.stack(moves))[:, None]).numpy()
         closer += int(d_after[int(np.argmin(true_e))] < info["distance"])
         track.append(float(np.corrcoef(pred_e, true_e)[0, 1]))
     print(f"{args.scenes} reach scenes x {args.poses} random arm poses within 20 cm of the goal")

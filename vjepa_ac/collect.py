@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import shutil
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from vjepa_ac.data.lerobot_format import DatasetWriter, Episode, video_feature
-from vjepa_ac.io import atomic_write, remove_stale_temps, write_json
+from vjepa_ac.data.video import write_mp4
+from vjepa_ac.io import atomic_write, claim_folder, progress, remove_stale_temps
 
 CAMERA_KEY = "observation.images.front"
 STATE_NAMES = ["x", "y", "z", "roll", "pitch", "yaw", "gripper"]
@@ -162,12 +162,6 @@ def dataset_features(height: int, width: int, fps: float, codec: str) -> dict:
     }
 
 
-def _progress(total: int, initial: int, enabled: bool | None):
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, desc="episodes", unit="ep", disable=not (sys.stderr.isatty() if enabled is None else enabled))
-
-
 def collect(cfg: CollectConfig) -> Path:
     """Record episodes 0..cfg.episodes-1 into cfg.out, keeping and reusing whatever an earlier run finished."""
     if cfg.policy not in ("play", "expert"):
@@ -179,16 +173,7 @@ def collect(cfg: CollectConfig) -> Path:
         remove_stale_temps(root)  # half-written files of a killed run
     env_ident = {k: v for k, v in asdict(cfg.env).items() if k != "kwargs" or v}  # older folders have no kwargs
     identity = {"env": env_ident, "policy": cfg.policy, "seed": cfg.seed, "codec": cfg.codec}
-    ident_path = root / "meta" / "vjepa_ac_collect.json"
-    if ident_path.exists():
-        earlier = json.loads(ident_path.read_text())
-        if earlier != identity:
-            raise ValueError(
-                f"{root} holds a collection made with other settings ({ident_path}: {earlier}); "
-                f"this run asks for {identity}. Use another `out`, or the same settings to resume."
-            )
-    else:
-        write_json(ident_path, identity)
+    claim_folder(root / "meta" / "vjepa_ac_collect.json", identity, "a collection")
 
     probe = make_env(cfg.env)
     h, w, _ = probe.observation_space["image"].shape
@@ -218,7 +203,7 @@ def collect(cfg: CollectConfig) -> Path:
             n = writer.num_episodes
 
     jobs = [(cfg.env, cfg.policy, cfg.seed, i, root) for i in todo]
-    with _progress(cfg.episodes, cfg.episodes - len(todo), cfg.progress) as bar:
+    with progress(cfg.episodes, cfg.episodes - len(todo), cfg.progress, "episodes") as bar:
         if cfg.workers <= 1 or len(jobs) <= 1:
             for job in jobs:
                 staged.add(_run_and_stage(job))
@@ -242,17 +227,10 @@ def collect(cfg: CollectConfig) -> Path:
 
 def write_preview(root: Path, path: Path, max_episodes: int = 4) -> Path:
     """An mp4 of the first episodes, decoded back from the dataset (what a training run will see)."""
-    import imageio.v2 as imageio
-
     from vjepa_ac.data.reader import open_log
 
     log = open_log(root)
     frames = np.concatenate([log.frames(i, log.camera_keys[0]) for i in range(min(max_episodes, len(log)))])
 
-    def write(p: Path) -> None:
-        with imageio.get_writer(p, format="FFMPEG", fps=log.fps, codec="libx264", macro_block_size=16) as vid:
-            for f in frames:
-                vid.append_data(f)
-
-    atomic_write(path, write, suffix=".mp4")  # ffmpeg picks the container from the extension
+    write_mp4(path, frames, log.fps)
     return path

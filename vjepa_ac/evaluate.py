@@ -12,7 +12,6 @@ import io
 import json
 import math
 import os
-import sys
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -26,7 +25,8 @@ import numpy as np
 from vjepa_ac.agent import AgentConfig
 from vjepa_ac.collect import EnvConfig, make_env
 from vjepa_ac.energy import EnergyConfig
-from vjepa_ac.io import atomic_write, remove_stale_temps, write_json
+from vjepa_ac.data.video import write_mp4
+from vjepa_ac.io import atomic_write, claim_folder, progress, remove_stale_temps, write_json
 from vjepa_ac.world_model import OracleConfig
 
 POLICIES = ("planner", "random", "expert")
@@ -222,18 +222,6 @@ def _episode_path(root: Path, index: int) -> Path:
     return root / "episodes" / f"episode_{index:04d}.json"
 
 
-def write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
-    """An mp4 of frames [H, W, 3], atomically."""
-    import imageio.v2 as imageio
-
-    def write(p: Path) -> None:
-        with imageio.get_writer(p, format="FFMPEG", fps=fps, codec="libx264", macro_block_size=16) as vid:
-            for f in frames:
-                vid.append_data(f)
-
-    atomic_write(path, write, suffix=".mp4")
-
-
 def failed_row(cfg: EvalConfig, index: int, error: str) -> dict:
     """The result row of an episode that could not finish."""
     return {"episode": index, "seed": cfg.seed + index, "task": cfg.env.id, "success": False, "ever_success": False,
@@ -258,7 +246,7 @@ def _run_and_save(job: tuple[EvalConfig, int]) -> dict:
         frames = []
     if frames:
         fps = float(_WORKER["env"].metadata.get("render_fps", 4)) if "env" in _WORKER else 4.0
-        write_video(root / "videos" / f"episode_{index:04d}.mp4", frames, fps)
+        write_mp4(root / "videos" / f"episode_{index:04d}.mp4", frames, fps)
     write_json(_episode_path(root, index), row)
     marker.unlink(missing_ok=True)
     return row
@@ -355,26 +343,13 @@ def write_results(root: Path, rows: list[dict], cfg: EvalConfig) -> dict:
 
 
 # ----- the command ---------------------------------------------------------------------------------------------------
-def _progress(total: int, initial: int, enabled: bool | None, desc: str):
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, desc=desc, unit="ep", disable=not (sys.stderr.isatty() if enabled is None else enabled))
-
-
 def evaluate(cfg: EvalConfig) -> dict:
     """Run (or finish) the evaluation in cfg.out and return its summary."""
     check_config(cfg)
     root = Path(cfg.out)
     if root.exists():
         remove_stale_temps(root)
-    ident_path = root / "eval_config.json"
-    ident = json.loads(json.dumps(identity(cfg)))
-    if ident_path.exists():
-        earlier = json.loads(ident_path.read_text())
-        if earlier != ident:
-            raise ValueError(f"{root} holds an evaluation with other settings ({ident_path}); use another `out`, or the same settings to resume")
-    else:
-        write_json(ident_path, ident)
+    claim_folder(root / "eval_config.json", identity(cfg), "an evaluation")
 
     rows: dict[int, dict] = {}
     for i in range(cfg.episodes):
@@ -387,7 +362,7 @@ def evaluate(cfg: EvalConfig) -> dict:
     todo = [i for i in range(cfg.episodes) if i not in rows]
     workers = max(1, min(cfg.workers, len(todo)))
     threads = cfg.threads or max(1, (os.cpu_count() or 1) // workers)
-    with _progress(cfg.episodes, len(rows), cfg.progress, f"eval {cfg.env.id.split('/')[-1]}") as bar:
+    with progress(cfg.episodes, len(rows), cfg.progress, f"eval {cfg.env.id.split('/')[-1]}") as bar:
         def done(row: dict) -> None:
             rows[row["episode"]] = row
             bar.update()

@@ -97,3 +97,25 @@ def trim_log(path: Path, last_step: int) -> None:
         keep.append(line)
     if keep != lines:
         atomic_write(path, lambda p: p.write_text("".join(keep)))
+
+
+def claim_folder(path: Path, identity: dict, what: str) -> None:
+    """Record the settings an output folder is made with, or refuse a run whose settings differ (so results never mix)."""
+    path = Path(path)
+    identity = json.loads(json.dumps(identity))  # as it will read back (tuples become lists)
+    if path.exists():
+        earlier = json.loads(path.read_text())
+        if earlier != identity:
+            raise ValueError(f"{path.parent} holds {what} made with other settings ({path}: {earlier}); this run asks for "
+                             f"{identity}. Use another `out`, or the same settings to resume.")
+    else:
+        write_json(path, identity)
+
+
+def progress(total: int, initial: int, enabled: bool | None, desc: str):
+    """A tqdm bar over episodes, shown when asked or (enabled=None) when stderr is a terminal."""
+    import sys
+
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="ep", disable=not (sys.stderr.isatty() if enabled is None else enabled))

@@ -70,3 +70,17 @@ def decode_video(path: Path, from_timestamp: float = 0.0, num_frames: int | None
     if not out:
         raise ValueError(f"video file {path} has no frames from t={from_timestamp:.3f}s")
     return np.stack(out)
+
+
+def write_mp4(path: Path, frames, fps: float) -> None:
+    """A viewable H.264 mp4 of frames uint8 [H, W, 3] (previews, evaluation videos), written atomically."""
+    import imageio.v2 as imageio
+
+    from vjepa_ac.io import atomic_write
+
+    def write(p: Path) -> None:
+        with imageio.get_writer(p, format="FFMPEG", fps=fps, codec="libx264", macro_block_size=16) as vid:
+            for f in frames:
+                vid.append_data(f)
+
+    atomic_write(path, write, suffix=".mp4")  # ffmpeg picks the container from the extension
