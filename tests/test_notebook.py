@@ -21,7 +21,9 @@ def test_quickstart_notebook_executes(tmp_path, monkeypatch):
     nb = nbformat.read(NOTEBOOK, as_version=4)
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
-    assert "errors" not in text or "errors 0" in text
+    import json
+
+    assert json.loads((tmp_path / "work" / "reach" / "results.json").read_text())["errors"] == 0, "the planned episode ran"
     assert "ms per planned action" in text and "/world/plan/candidates" in text and "fine-tuned predictor in" in text
     html = [o for c in nb.cells for o in c.get("outputs", []) if "text/html" in o.get("data", {})]
     assert any("<video" in o["data"]["text/html"] for o in html), "the episode video is shown inline"
