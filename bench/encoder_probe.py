@@ -1,9 +1,12 @@
 """Linear probes from frozen encoder features to end-effector and object position, on held-out episodes.
 
-    python bench/encoder_probe.py --dataset DIR [--encoder default|PATH] [--val-episodes 36]
+    python bench/encoder_probe.py --dataset DIR [--encoder default|PATH ...] [--val-episodes 36]
 
-Prints R^2 for the given encoder, for the same architecture at random init, and for raw pixels: pretraining learned
-something real only if its features predict the scene state clearly better than random features do.
+Prints R^2 for the given encoders, for the same architecture at random init, and for raw pixels, with two readouts:
+ridge on the flattened patch tokens (where in the frame is kept) and on the mean over patches (the usual linear probe
+of self-supervised learning: the features themselves must carry position). Pretraining learned something real only
+if its features predict the scene state clearly better than random features do. Also prints each encoder's effective
+rank (exp of the entropy of the singular values of its tokens): a collapsing encoder has a small one.
 """
 
 from __future__ import annotations
@@ -36,12 +39,19 @@ def frames_and_targets(log, episodes: list[int], every: int) -> tuple[np.ndarray
 
 
 def features(enc: FrozenEncoder, frames: np.ndarray, batch: int = 64) -> np.ndarray:
-    """Flattened patch tokens [M, N*D] of every frame."""
+    """Patch tokens [M, N, D] of every frame."""
     out = []
     for i in range(0, len(frames), batch):
         v = torch.from_numpy(frames[i : i + batch]).permute(0, 3, 1, 2)[:, None]  # [b, 1, 3, H, W]
-        out.append(enc.encode(v)[:, 0].flatten(1).numpy())
+        out.append(enc.encode(v)[:, 0].numpy())
     return np.concatenate(out)
+
+
+def effective_rank(tokens: np.ndarray) -> float:
+    """exp(entropy of the normalised singular values) of tokens [M, D] (1 = collapsed, D = isotropic)."""
+    s = np.linalg.svd(tokens - tokens.mean(0), compute_uv=False)
+    p = s / s.sum()
+    return float(np.exp(-(p * np.log(p + 1e-12)).sum()))
 
 
 def ridge_r2(xtr, ytr, xte, yte, lambdas=tuple(10.0**k for k in range(-1, 7))) -> float:
@@ -67,7 +77,7 @@ def ridge_r2(xtr, ytr, xte, yte, lambdas=tuple(10.0**k for k in range(-1, 7))) -
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", required=True)
-    ap.add_argument("--encoder", default="default")
+    ap.add_argument("--encoder", nargs="+", default=["default"], help="'default', or encoder folders")
     ap.add_argument("--val-episodes", type=int, default=36, help="the last episodes, held out from pretraining")
     ap.add_argument("--train-episodes", type=int, default=150)
     ap.add_argument("--every", type=int, default=3, help="use every k-th frame")
@@ -79,22 +89,29 @@ def main() -> None:
     train = list(range(max(0, n - args.val_episodes - args.train_episodes), n - args.val_episodes))
     ftr, ytr = frames_and_targets(log, train, args.every)
     fte, yte = frames_and_targets(log, val, args.every)
-    trained = load_encoder(args.encoder)
+    encoders = {f"pretrained ({name})": load_encoder(name) for name in args.encoder}
+    first = next(iter(encoders.values()))
     torch.manual_seed(0)
-    random = FrozenEncoder(VJEPA2Model(trained.config), trained.prep, name="random-init")
-    rows = {}
-    for name, enc in (("pretrained (" + str(args.encoder) + ")", trained), ("same architecture, random init", random)):
+    encoders["same architecture, random init"] = FrozenEncoder(VJEPA2Model(first.config), first.prep, name="random-init")
+    readouts = {"flattened patch tokens": lambda z: z.reshape(len(z), -1), "mean over patches": lambda z: z.mean(1)}
+    rows = {r: {} for r in readouts}
+    ranks = {}
+    for name, enc in encoders.items():
         t = time.time()
-        xtr, xte = features(enc, ftr), features(enc, fte)
-        rows[name] = {k: ridge_r2(xtr, ytr[k], xte, yte[k]) for k in TARGETS}
-        print(f"# {name}: features {xtr.shape[1]}-D, {len(ftr) + len(fte)} frames in {time.time() - t:.0f} s")
+        ztr, zte = features(enc, ftr), features(enc, fte)  # [M, N, D]
+        for r, f in readouts.items():
+            rows[r][name] = {k: ridge_r2(f(ztr), ytr[k], f(zte), yte[k]) for k in TARGETS}
+        ranks[name] = effective_rank(ztr.reshape(-1, ztr.shape[-1])[::7])
+        print(f"# {name}: {ztr.shape[1]} tokens x {ztr.shape[2]}-D, {len(ftr) + len(fte)} frames in {time.time() - t:.0f} s")
     px = lambda f: torch.nn.functional.interpolate(torch.from_numpy(f).permute(0, 3, 1, 2).float(), size=32, mode="area").flatten(1).numpy()  # noqa: E731
-    rows["raw pixels (32x32)"] = {k: ridge_r2(px(ftr), ytr[k], px(fte), yte[k]) for k in TARGETS}
-    print(f"\nlinear probe R^2 on {len(val)} held-out episodes ({len(fte)} frames), fitted on {len(train)} episodes ({len(ftr)} frames)\n")
-    print("| features | " + " | ".join(TARGETS) + " |")
-    print("|---|" + "---|" * len(TARGETS))
-    for name, r in rows.items():
-        print(f"| {name} | " + " | ".join(f"{r[k]:.3f}" for k in TARGETS) + " |")
+    rows["flattened patch tokens"]["raw pixels (32x32)"] = {k: ridge_r2(px(ftr), ytr[k], px(fte), yte[k]) for k in TARGETS}
+    print(f"\nlinear probe R^2 on {len(val)} held-out episodes ({len(fte)} frames), fitted on {len(train)} episodes ({len(ftr)} frames)")
+    for r, table in rows.items():
+        print(f"\n{r}:\n\n| features | " + " | ".join(TARGETS) + " |")
+        print("|---|" + "---|" * len(TARGETS))
+        for name, res in table.items():
+            print(f"| {name} | " + " | ".join(f"{res[k]:.3f}" for k in TARGETS) + " |")
+    print("\neffective rank of the patch tokens (of " + str(first.dim) + "): " + ", ".join(f"{n} {v:.1f}" for n, v in ranks.items()))
 
 
 if __name__ == "__main__":

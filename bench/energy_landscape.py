@@ -1,6 +1,6 @@
 """Is "closer in embedding" closer in space? The planning energy of real frames against the true distance to goal.
 
-    python bench/energy_landscape.py [--scenes 6] [--poses 30]
+    python bench/energy_landscape.py [--scenes 6] [--poses 30] [--encoder default|DIR --predictor default|DIR]
 
 1. Global: in each reach scene, the arm is posed at random points within 20 cm of the goal (`set_arm`), each view is
    encoded, and the Spearman correlation between its energy to the goal image and its true distance is printed, for
@@ -30,10 +30,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenes", type=int, default=6)
     ap.add_argument("--poses", type=int, default=30)
+    ap.add_argument("--encoder", default="default")
+    ap.add_argument("--predictor", default="default", help="trained on that encoder's features")
     args = ap.parse_args()
     torch.set_grad_enabled(False)
     env = make_panda("reach")
-    wm = LatentWorldModel(load_encoder("default"), load_predictor("default"))
+    wm = LatentWorldModel(load_encoder(args.encoder), load_predictor(args.predictor))
     rng = np.random.default_rng(0)
     glob: dict[str, list[float]] = {k: [] for k in ("l1", "l2", "pixels", "l1 pooled 2x2")}
     closer, track = 0, []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ import torch
 from safetensors.torch import save_file
 
 from vjepa_ac.predictor import ACPredictor, PredictorConfig
+from vjepa_ac.pretrain import MaskSpec, PretrainConfig, check_pretrain_config
 from vjepa_ac.train import TrainConfig, check_config, load_predictor, save_predictor
 
 SMALL = PredictorConfig(embed_dim=16, hidden=32, depth=2, heads=2, grid=2)
@@ -62,6 +64,14 @@ def test_out_of_range_training_settings_are_named(field, value):
         check_config(TrainConfig(**{field: value}))
 
 
+@pytest.mark.parametrize("field,value", [("steps", 0), ("masks", []), ("crop_scale", (0.0, 1.0)), ("crop_scale", (0.9, 0.3)),
+                                         ("crop_aspect", (2.0, 1.0)), ("masks[1]", MaskSpec(2, 1.5))])
+def test_out_of_range_pretraining_settings_are_named(field, value):
+    kw = {"masks": [MaskSpec(), value]} if field == "masks[1]" else {field: value}
+    with pytest.raises(ValueError, match=re.escape(f"{field}=")):
+        check_pretrain_config(PretrainConfig(**kw))
+
+
 @pytest.mark.parametrize("args,expect", [
     (["eval", "episodes=0"], "episodes must be >= 1"),
     (["eval", "agent.horizon=0"], "agent.horizon must be >= 1"),
@@ -69,6 +79,7 @@ def test_out_of_range_training_settings_are_named(field, value):
     (["eval", "episodes=many"], "episodes"),
     (["collect", "policy=teleop"], "policy must be"),
     (["train", "steps=0"], "steps=0"),
+    (["pretrain", "crop_scale=[0.5,2.0]"], "crop_scale="),
 ])
 def test_out_of_range_or_ill_typed_command_settings_are_named(args, expect, tmp_path):
     r = subprocess.run([sys.executable, "-m", "vjepa_ac.cli", *args, f"out={tmp_path / 'o'}"], capture_output=True, text=True, timeout=120)

@@ -53,6 +53,19 @@ class EncoderArch:
 
 
 @dataclass
+class MaskSpec:
+    """One mask generator: `blocks` random spatial blocks, each `scale` of the frame, carried through every frame."""
+
+    blocks: int = 8
+    scale: float = 0.15
+
+
+def vjepa2_masks() -> list[MaskSpec]:
+    """V-JEPA 2's pair: short-range (8 blocks of 15 %) and long-range (2 blocks of 70 %)."""
+    return [MaskSpec(8, 0.15), MaskSpec(2, 0.7)]
+
+
+@dataclass
 class PretrainConfig:
     """`vjepa-ac pretrain dataset=DIR out=DIR steps=N`."""
 
@@ -71,8 +84,9 @@ class PretrainConfig:
     ema_start: float = 0.996
     ema_end: float = 1.0
     grad_clip: float = 1.0
-    mask_blocks: int = 4
-    mask_block_scale: float = 0.12  # area of one block as a fraction of the frame
+    masks: list[MaskSpec] = field(default_factory=vjepa2_masks)  # one context/target split of each per clip and step
+    crop_scale: tuple[float, float] = (0.3, 1.0)  # random resized crop, area fraction (V-JEPA 2's); (1, 1) turns it off
+    crop_aspect: tuple[float, float] = (0.75, 1.35)
     val_fraction: float = 0.15  # episodes held out (the last ones)
     checkpoint_every: int = 250
     resume: bool = True
@@ -91,17 +105,28 @@ def load_videos(data: str, mapping: str) -> tuple[list[np.ndarray], list[int]]:
     return [log.frames(i, m.camera) for i in range(len(log))], list(range(len(log)))
 
 
-def multiblock_mask(grid: int, frames: int, blocks: int, scale: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token ids (context [Nc], target [Nt]) of a union of random spatial blocks carried through every frame."""
-    masked = torch.zeros(grid, grid, dtype=torch.bool)
-    for _ in range(blocks):
-        area = scale * grid * grid
-        aspect = math.exp(torch.empty(1).uniform_(math.log(0.75), math.log(1.5), generator=gen).item())
-        h = max(1, min(grid, round(math.sqrt(area * aspect))))
-        w = max(1, min(grid, round(math.sqrt(area / aspect))))
-        top = int(torch.randint(0, grid - h + 1, (1,), generator=gen))
-        left = int(torch.randint(0, grid - w + 1, (1,), generator=gen))
-        masked[top : top + h, left : left + w] = True
+def multiblock_mask(grid: int, frames: int, blocks: int, scale: float, gen: torch.Generator,
+                    min_keep: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids (context [Nc], target [Nt]) of a union of random spatial blocks carried through every frame.
+
+    Draws again while fewer than `min_keep` patches per frame stay visible (default a sixteenth of the frame): two 70 %
+    blocks can cover a small grid whole, and an empty context predicts nothing.
+    """
+    min_keep = max(1, grid * grid // 16) if min_keep is None else min_keep
+    for _ in range(100):
+        masked = torch.zeros(grid, grid, dtype=torch.bool)
+        for _ in range(blocks):
+            area = scale * grid * grid
+            aspect = math.exp(torch.empty(1).uniform_(math.log(0.75), math.log(1.5), generator=gen).item())
+            h = max(1, min(grid, round(math.sqrt(area * aspect))))
+            w = max(1, min(grid, round(math.sqrt(area / aspect))))
+            top = int(torch.randint(0, grid - h + 1, (1,), generator=gen))
+            left = int(torch.randint(0, grid - w + 1, (1,), generator=gen))
+            masked[top : top + h, left : left + w] = True
+        if int((~masked).sum()) >= min_keep:
+            break
+    else:
+        raise ValueError(f"masks of {blocks} blocks of scale {scale} leave fewer than {min_keep} of {grid}x{grid} patches visible")
     per_frame = masked.flatten()  # [grid*grid]
     full = per_frame.repeat(frames)  # token order: frame-major, then row, then column
     ids = torch.arange(full.numel())
@@ -116,6 +141,23 @@ def encode_context(model: VJEPA2Model, x: torch.Tensor, ctx: torch.Tensor) -> to
     for layer in enc.layer:
         h = layer(h, ctx)[0]  # the position ids drive RoPE, so tokens keep their place in space and time
     return enc.layernorm(h)
+
+
+def random_resized_crop(video: torch.Tensor, size: int, scale: tuple[float, float], aspect: tuple[float, float],
+                        gen: torch.Generator) -> torch.Tensor:
+    """uint8 clips [B, T, 3, H, W] -> float [B, T, 3, size, size] in [0, 1]: one random box per clip, the same for its frames."""
+    b, t, _, h, w = video.shape
+    out = []
+    for clip in video:  # [T, 3, H, W]
+        area = h * w * float(torch.empty(1).uniform_(scale[0], scale[1], generator=gen))
+        ar = math.exp(float(torch.empty(1).uniform_(math.log(aspect[0]), math.log(aspect[1]), generator=gen)))
+        ch = max(1, min(h, round(math.sqrt(area / ar))))
+        cw = max(1, min(w, round(math.sqrt(area * ar))))
+        top = int(torch.randint(0, h - ch + 1, (1,), generator=gen))
+        left = int(torch.randint(0, w - cw + 1, (1,), generator=gen))
+        box = clip[:, :, top : top + ch, left : left + cw].float() / 255.0
+        out.append(F.interpolate(box, size=(size, size), mode="bilinear", align_corners=False, antialias=True))
+    return torch.stack(out)
 
 
 def _lr(step: int, cfg) -> float:
@@ -144,9 +186,26 @@ def _checkpoint_state(step, model, target, opt, gen) -> dict:
     }
 
 
+def check_pretrain_config(cfg: PretrainConfig) -> None:
+    """Refuse values that cannot train, naming the field."""
+    lo_hi = lambda r, top: len(r) == 2 and 0 < r[0] <= r[1] <= top  # noqa: E731
+    rules = {"steps": cfg.steps >= 1, "batch_size": cfg.batch_size >= 1, "frames": cfg.frames >= 1, "stride": cfg.stride >= 1,
+             "lr": cfg.lr > 0, "checkpoint_every": cfg.checkpoint_every >= 1, "masks": len(cfg.masks) >= 1,
+             "crop_scale": lo_hi(cfg.crop_scale, 1.0), "crop_aspect": lo_hi(cfg.crop_aspect, float("inf"))}
+    rules.update({f"masks[{i}]": m.blocks >= 1 and 0 < m.scale <= 1 for i, m in enumerate(cfg.masks)})
+    bad = [k for k, ok in rules.items() if not ok]
+    if bad:
+        value = cfg.masks[int(bad[0][6:-1])] if bad[0].startswith("masks[") else getattr(cfg, bad[0])
+        raise ValueError(f"out-of-range pretraining setting {bad[0]}={value!r} (steps, batch_size, frames, stride, "
+                         "checkpoint_every >= 1; lr > 0; at least one mask, each blocks >= 1 and 0 < scale <= 1; "
+                         "crop_scale [lo, hi] with 0 < lo <= hi <= 1; crop_aspect [lo, hi] with 0 < lo <= hi)")
+
+
 def pretrain(cfg: PretrainConfig) -> Path:
     """Train, checkpoint atomically every `checkpoint_every` steps, resume from the last checkpoint, export the encoder."""
     from tqdm import tqdm
+
+    check_pretrain_config(cfg)
 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -191,10 +250,10 @@ def pretrain(cfg: PretrainConfig) -> Path:
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and device.type in ("cpu", "cuda"))
     bar = tqdm(total=cfg.steps, initial=step, desc="pretrain", disable=not (cfg.progress if cfg.progress is not None else sys.stderr.isatty()))
     while step < cfg.steps:
-        x = preprocess(_sample_batch(videos, train_eps, cfg, gen).to(device), prep)  # [B, T, 3, c, c]
-        ctx, tgt = multiblock_mask(grid, t_tokens, cfg.mask_blocks, cfg.mask_block_scale, gen)
+        clips = _sample_batch(videos, train_eps, cfg, gen).to(device)  # [B, T, 3, H, W] uint8
+        x = preprocess(random_resized_crop(clips, cfg.arch.crop_size, cfg.crop_scale, cfg.crop_aspect, gen), prep)
+        splits = [multiblock_mask(grid, t_tokens, m.blocks, m.scale, gen) for m in cfg.masks]
         b = x.shape[0]
-        ctx_b, tgt_b = ctx.to(device).expand(b, -1), tgt.to(device).expand(b, -1)
         lr = _lr(step, cfg)
         for g in opt.param_groups:
             g["lr"] = lr
@@ -202,12 +261,15 @@ def pretrain(cfg: PretrainConfig) -> Path:
             with torch.no_grad():
                 h = target(pixel_values_videos=x).last_hidden_state  # [B, N, D]
                 h = F.layer_norm(h.float(), (h.shape[-1],))
+            loss = 0.0
+            for ctx, tgt in splits:  # V-JEPA: the loss of every mask generator, averaged
+                ctx_b, tgt_b = ctx.to(device).expand(b, -1), tgt.to(device).expand(b, -1)
                 y = torch.gather(h, 1, tgt_b.unsqueeze(-1).expand(-1, -1, h.shape[-1]))  # [B, Nt, D]
-            z = encode_context(model, x, ctx_b)  # [B, Nc, D]
-            full = torch.zeros(b, grid * grid * t_tokens, z.shape[-1], device=device, dtype=z.dtype)
-            full.scatter_(1, ctx_b.unsqueeze(-1).expand(-1, -1, z.shape[-1]), z)  # the predictor gathers ctx itself
-            pred = model.predictor(encoder_hidden_states=full, context_mask=[ctx_b], target_mask=[tgt_b]).last_hidden_state
-            loss = F.l1_loss(pred.float(), y)
+                z = encode_context(model, x, ctx_b)  # [B, Nc, D]
+                full = torch.zeros(b, grid * grid * t_tokens, z.shape[-1], device=device, dtype=z.dtype)
+                full.scatter_(1, ctx_b.unsqueeze(-1).expand(-1, -1, z.shape[-1]), z)  # the predictor gathers ctx itself
+                pred = model.predictor(encoder_hidden_states=full, context_mask=[ctx_b], target_mask=[tgt_b]).last_hidden_state
+                loss = loss + F.l1_loss(pred.float(), y) / len(splits)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
