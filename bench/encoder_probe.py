@@ -25,17 +25,18 @@ from vjepa_ac.encoder import FrozenEncoder, load_encoder
 TARGETS = {"end-effector xyz": ("observation.state", slice(0, 3)), "gripper": ("observation.state", slice(6, 7)), "cube xyz": ("observation.environment_state", slice(0, 3))}
 
 
-def frames_and_targets(log, episodes: list[int], every: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Frames uint8 [M, H, W, 3] (every `every`-th of each episode) and the probe targets [M, k]."""
+def frames_and_targets(log, episodes: list[int], every: int) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """Frames uint8 [M, H, W, 3] (every `every`-th of each episode), the probe targets [M, k] and episode ids [M]."""
     cam = load_mapping("panda_sim").camera
-    frames, ys = [], {k: [] for k in TARGETS}
+    frames, ys, ids = [], {k: [] for k in TARGETS}, []
     for e in episodes:
         f = log.frames(e, cam)[::every]
         cols = log.columns(e, ["observation.state", "observation.environment_state"])
         frames.append(f)
+        ids.append(np.full(len(f), e))
         for name, (key, sl) in TARGETS.items():
             ys[name].append(cols[key][::every, sl])
-    return np.concatenate(frames), {k: np.concatenate(v) for k, v in ys.items()}
+    return np.concatenate(frames), {k: np.concatenate(v) for k, v in ys.items()}, np.concatenate(ids)
 
 
 def features(enc: FrozenEncoder, frames: np.ndarray, batch: int = 64) -> np.ndarray:
@@ -54,8 +55,13 @@ def effective_rank(tokens: np.ndarray) -> float:
     return float(np.exp(-(p * np.log(p + 1e-12)).sum()))
 
 
-def ridge_r2(xtr, ytr, xte, yte, lambdas=tuple(10.0**k for k in range(-1, 7))) -> float:
-    """R^2 on the test set of a ridge regression, lambda chosen on the last fifth of the training set."""
+def r2(y: np.ndarray, p: np.ndarray) -> float:
+    """Coefficient of determination over all target dims together."""
+    return float(1 - ((y - p) ** 2).sum() / ((y - y.mean(0)) ** 2).sum())
+
+
+def ridge_predict(xtr, ytr, xte, lambdas=tuple(10.0**k for k in range(-1, 7))) -> np.ndarray:
+    """Test-set predictions of a ridge regression, lambda chosen on the last fifth of the training set."""
     mu, sd = xtr.mean(0), xtr.std(0) + 1e-6
     xtr, xte = (xtr - mu) / sd, (xte - mu) / sd
     ym = ytr.mean(0)
@@ -65,13 +71,27 @@ def ridge_r2(xtr, ytr, xte, yte, lambdas=tuple(10.0**k for k in range(-1, 7))) -
         alpha = np.linalg.solve(k + lam * x.shape[1] / 1000 * np.eye(len(k)), y - ym)
         return x.T @ alpha
 
-    def r2(y, p):
-        return 1 - ((y - p) ** 2).sum() / ((y - y.mean(0)) ** 2).sum()
-
     cut = int(len(xtr) * 0.8)
     best = max(lambdas, key=lambda lam: r2(ytr[cut:], xtr[cut:] @ fit(xtr[:cut], ytr[:cut], lam) + ym))
-    w = fit(xtr, ytr, best)
-    return float(r2(yte, xte @ w + ym))
+    return xte @ fit(xtr, ytr, best) + ym
+
+
+def ridge_r2(xtr, ytr, xte, yte) -> float:
+    """R^2 on the test set of a ridge regression (see `ridge_predict`)."""
+    return r2(yte, ridge_predict(xtr, ytr, xte))
+
+
+def bootstrap_gap(y: np.ndarray, pa: np.ndarray, pb: np.ndarray, episodes: np.ndarray, n: int = 2000) -> tuple[float, float]:
+    """95 % interval of R^2(a) - R^2(b), resampling held-out episodes with replacement (frames of one episode move together)."""
+    rng = np.random.default_rng(0)
+    eps = np.unique(episodes)
+    rows = {e: np.flatnonzero(episodes == e) for e in eps}
+    gaps = []
+    for _ in range(n):
+        idx = np.concatenate([rows[e] for e in rng.choice(eps, len(eps))])
+        gaps.append(r2(y[idx], pa[idx]) - r2(y[idx], pb[idx]))
+    lo, hi = np.percentile(gaps, [2.5, 97.5])
+    return float(lo), float(hi)
 
 
 def main() -> None:
@@ -87,32 +107,40 @@ def main() -> None:
     n = len(log)
     val = list(range(n - args.val_episodes, n))
     train = list(range(max(0, n - args.val_episodes - args.train_episodes), n - args.val_episodes))
-    ftr, ytr = frames_and_targets(log, train, args.every)
-    fte, yte = frames_and_targets(log, val, args.every)
+    ftr, ytr, _ = frames_and_targets(log, train, args.every)
+    fte, yte, ep_te = frames_and_targets(log, val, args.every)
     encoders = {f"pretrained ({name})": load_encoder(name) for name in args.encoder}
     first = next(iter(encoders.values()))
     torch.manual_seed(0)
     encoders["same architecture, random init"] = FrozenEncoder(VJEPA2Model(first.config), first.prep, name="random-init")
     readouts = {"flattened patch tokens": lambda z: z.reshape(len(z), -1), "mean over patches": lambda z: z.mean(1)}
-    rows = {r: {} for r in readouts}
+    preds = {r: {} for r in readouts}  # readout -> features -> target -> held-out predictions
     ranks = {}
     for name, enc in encoders.items():
         t = time.time()
         ztr, zte = features(enc, ftr), features(enc, fte)  # [M, N, D]
         for r, f in readouts.items():
-            rows[r][name] = {k: ridge_r2(f(ztr), ytr[k], f(zte), yte[k]) for k in TARGETS}
+            preds[r][name] = {k: ridge_predict(f(ztr), ytr[k], f(zte)) for k in TARGETS}
         ranks[name] = effective_rank(ztr.reshape(-1, ztr.shape[-1])[::7])
         print(f"# {name}: {ztr.shape[1]} tokens x {ztr.shape[2]}-D, {len(ftr) + len(fte)} frames in {time.time() - t:.0f} s")
     px = lambda f: torch.nn.functional.interpolate(torch.from_numpy(f).permute(0, 3, 1, 2).float(), size=32, mode="area").flatten(1).numpy()  # noqa: E731
-    rows["flattened patch tokens"]["raw pixels (32x32)"] = {k: ridge_r2(px(ftr), ytr[k], px(fte), yte[k]) for k in TARGETS}
-    print(f"\nlinear probe R^2 on {len(val)} held-out episodes ({len(fte)} frames), fitted on {len(train)} episodes ({len(ftr)} frames)")
-    for r, table in rows.items():
+    preds["flattened patch tokens"]["raw pixels (32x32)"] = {k: ridge_predict(px(ftr), ytr[k], px(fte)) for k in TARGETS}
+    print(f"\nlinear probe R^2 on {len(val)} held-out episodes ({len(fte)} frames), fitted on {len(train)} episodes ({len(ftr)} frames);")
+    print("in brackets: 95 % interval of the gain over random init, resampling held-out episodes")
+    base = "same architecture, random init"
+    for r, table in preds.items():
         print(f"\n{r}:\n\n| features | " + " | ".join(TARGETS) + " |")
         print("|---|" + "---|" * len(TARGETS))
-        for name, res in table.items():
-            print(f"| {name} | " + " | ".join(f"{res[k]:.3f}" for k in TARGETS) + " |")
+        for name, p in table.items():
+            cells = []
+            for k in TARGETS:
+                cell = f"{r2(yte[k], p[k]):.3f}"
+                if name != base:
+                    lo, hi = bootstrap_gap(yte[k], p[k], table[base][k], ep_te)
+                    cell += f" [{lo:+.3f}, {hi:+.3f}]"
+                cells.append(cell)
+            print(f"| {name} | " + " | ".join(cells) + " |")
     print("\neffective rank of the patch tokens (of " + str(first.dim) + "): " + ", ".join(f"{n} {v:.1f}" for n, v in ranks.items()))
-
 
 if __name__ == "__main__":
     main()
