@@ -76,11 +76,6 @@ def ridge_predict(xtr, ytr, xte, lambdas=tuple(10.0**k for k in range(-1, 7))) -
     return xte @ fit(xtr, ytr, best) + ym
 
 
-def ridge_r2(xtr, ytr, xte, yte) -> float:
-    """R^2 on the test set of a ridge regression (see `ridge_predict`)."""
-    return r2(yte, ridge_predict(xtr, ytr, xte))
-
-
 def bootstrap_gap(y: np.ndarray, pa: np.ndarray, pb: np.ndarray, episodes: np.ndarray, n: int = 2000) -> tuple[float, float]:
     """95 % interval of R^2(a) - R^2(b), resampling held-out episodes with replacement (frames of one episode move together)."""
     rng = np.random.default_rng(0)

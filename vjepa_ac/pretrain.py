@@ -146,7 +146,7 @@ def encode_context(model: VJEPA2Model, x: torch.Tensor, ctx: torch.Tensor) -> to
 def random_resized_crop(video: torch.Tensor, size: int, scale: tuple[float, float], aspect: tuple[float, float],
                         gen: torch.Generator) -> torch.Tensor:
     """uint8 clips [B, T, 3, H, W] -> float [B, T, 3, size, size] in [0, 1]: one random box per clip, the same for its frames."""
-    b, t, _, h, w = video.shape
+    h, w = video.shape[-2:]
     out = []
     for clip in video:  # [T, 3, H, W]
         area = h * w * float(torch.empty(1).uniform_(scale[0], scale[1], generator=gen))
@@ -188,15 +188,16 @@ def _checkpoint_state(step, model, target, opt, gen) -> dict:
 
 def check_pretrain_config(cfg: PretrainConfig) -> None:
     """Refuse values that cannot train, naming the field."""
-    lo_hi = lambda r, top: len(r) == 2 and 0 < r[0] <= r[1] <= top  # noqa: E731
+    def lo_hi(r, top):
+        return len(r) == 2 and 0 < r[0] <= r[1] <= top
+
     rules = {"steps": cfg.steps >= 1, "batch_size": cfg.batch_size >= 1, "frames": cfg.frames >= 1, "stride": cfg.stride >= 1,
              "lr": cfg.lr > 0, "checkpoint_every": cfg.checkpoint_every >= 1, "masks": len(cfg.masks) >= 1,
              "crop_scale": lo_hi(cfg.crop_scale, 1.0), "crop_aspect": lo_hi(cfg.crop_aspect, float("inf"))}
-    rules.update({f"masks[{i}]": m.blocks >= 1 and 0 < m.scale <= 1 for i, m in enumerate(cfg.masks)})
-    bad = [k for k, ok in rules.items() if not ok]
+    bad = [(k, getattr(cfg, k)) for k, ok in rules.items() if not ok]
+    bad += [(f"masks[{i}]", m) for i, m in enumerate(cfg.masks) if not (m.blocks >= 1 and 0 < m.scale <= 1)]
     if bad:
-        value = cfg.masks[int(bad[0][6:-1])] if bad[0].startswith("masks[") else getattr(cfg, bad[0])
-        raise ValueError(f"out-of-range pretraining setting {bad[0]}={value!r} (steps, batch_size, frames, stride, "
+        raise ValueError(f"out-of-range pretraining setting {bad[0][0]}={bad[0][1]!r} (steps, batch_size, frames, stride, "
                          "checkpoint_every >= 1; lr > 0; at least one mask, each blocks >= 1 and 0 < scale <= 1; "
                          "crop_scale [lo, hi] with 0 < lo <= hi <= 1; crop_aspect [lo, hi] with 0 < lo <= hi)")
 
