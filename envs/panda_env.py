@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import colorsys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import envs.rendering  # noqa: F401  (sets the GL backend before mujoco is imported)
 import gymnasium as gym
@@ -14,7 +14,7 @@ from gymnasium import spaces
 from envs.controller import DiffIK, IKConfig
 from envs.geometry import euler_to_mat, mat_to_euler, quat_to_mat, mat_to_quat, yaw_mat
 from envs.rendering import CameraRenderer
-from envs.scene import ARM_JOINTS, CUBE_HALF, FINGER_JOINTS, FINGER_OPEN, SceneConfig, build_scene
+from envs.scene import ARM_JOINTS, CUBE_HALF, FINGER_JOINTS, FINGER_OPEN, SceneConfig, build_scene, camera_preset
 
 # Gripper pointing straight down, fingers sliding along world y: the zero of the end-effector orientation.
 # (This yaw keeps joint 7 mid-range at home; the one a quarter turn away puts it near its limit.)
@@ -41,6 +41,7 @@ class PandaEnvConfig:
     max_joint_speed: float = 50.0  # rad/s; above it (or a NaN) the simulation counts as diverged
     max_episode_steps: int | None = None  # None: the task's default
     render_goal: bool = True
+    camera: str | None = None  # a named framing of envs.scene.CAMERAS ("wide", "workspace"); None: scene.camera as given
     scene: SceneConfig = field(default_factory=SceneConfig)
     ik: IKConfig = field(default_factory=IKConfig)
 
@@ -68,6 +69,8 @@ class PandaEnv(gym.Env):
         self.metadata = {**self.metadata, "render_fps": self.cfg.control_hz}
         self.max_episode_steps = self.cfg.max_episode_steps or task.max_episode_steps
 
+        if self.cfg.camera is not None:
+            self.cfg.scene = replace(self.cfg.scene, camera=camera_preset(self.cfg.camera))
         self.model = build_scene(self.cfg.scene)
         self.data = mujoco.MjData(self.model)
         m = self.model
@@ -287,6 +290,19 @@ class PandaEnv(gym.Env):
             raise ValueError(f"action must have shape (7,) [dx, dy, dz, droll, dpitch, dyaw, gripper], got {action.shape}")
         if not np.all(np.isfinite(action)):
             raise ValueError(f"action has non-finite values: {action}")
+        diverged = self._advance(action)
+        self.steps += 1
+        if diverged:
+            info = {"task": self.task.name, "success": False, "distance": float("nan"), "diverged": True}
+            return self._last_obs, 0.0, True, False, info
+        obs = self._observation()
+        info = self._task_info()
+        truncated = self.steps >= self.max_episode_steps
+        return obs, -info["distance"], False, truncated, info
+
+    def _advance(self, action: np.ndarray) -> bool:
+        """One control step of the simulation: the controller turns the action into actuator targets, then physics
+        runs for a control period. Returns whether the simulation diverged."""
         a = np.clip(action, self.action_space.low, self.action_space.high)
         state = self.ee_state()
         target_pos = np.clip(state[:3] + a[:3], self.cfg.workspace_low, self.cfg.workspace_high)
@@ -303,17 +319,42 @@ class PandaEnv(gym.Env):
             mujoco.mj_step(self.model, self.data, nstep=self.n_substeps)
         except Exception:  # MuJoCo raises on some instabilities; treat them like a NaN
             diverged = True
-        self.steps += 1
         diverged = diverged or [self.data.warning[w].number for w in bad] != warnings_before
         diverged = diverged or not (np.all(np.isfinite(self.data.qpos)) and np.all(np.isfinite(self.data.qvel)))
-        diverged = diverged or float(np.abs(self.data.qvel[self.arm_dadr]).max()) > self.cfg.max_joint_speed
-        if diverged:
-            info = {"task": self.task.name, "success": False, "distance": float("nan"), "diverged": True}
-            return self._last_obs, 0.0, True, False, info
-        obs = self._observation()
-        info = self._task_info()
-        truncated = self.steps >= self.max_episode_steps
-        return obs, -info["distance"], False, truncated, info
+        return diverged or float(np.abs(self.data.qvel[self.arm_dadr]).max()) > self.cfg.max_joint_speed
+
+    def simulate(self, actions: np.ndarray, render: bool = False) -> dict[str, np.ndarray]:
+        """Roll candidate action sequences out from the current state with the true controller and physics, each
+        from the same start; the simulation is put back exactly as it was afterwards.
+
+        Args: actions [S, H, 7]; render: also return the camera's view after each sequence's last step.
+        Returns: "ee_state" [S, H, 7], "object_pos" [S, H, 3], "held" [S, H] (cube_held), "diverged" [S] (bool),
+        and with render, "image" [S, H_img, W_img, 3] uint8.
+        """
+        actions = np.asarray(actions, dtype=np.float64)
+        if actions.ndim != 3 or actions.shape[-1] != 7:
+            raise ValueError(f"actions must be [S, H, 7], got {actions.shape}")
+        s, h = actions.shape[:2]
+        snap = self.snapshot()
+        out = {"ee_state": np.zeros((s, h, 7), np.float32), "object_pos": np.zeros((s, h, 3), np.float32),
+               "held": np.zeros((s, h), bool), "diverged": np.zeros(s, bool)}
+        images = []
+        try:
+            for i in range(s):
+                self.restore(snap)
+                for t in range(h):
+                    if self._advance(actions[i, t]):
+                        out["diverged"][i] = True
+                        break
+                    out["ee_state"][i, t], out["object_pos"][i, t] = self.ee_state(), self.cube_pos
+                    out["held"][i, t] = self.cube_held()
+                if render:
+                    images.append(self.render_image())
+        finally:
+            self.restore(snap)
+        if render:
+            out["image"] = np.stack(images)
+        return out
 
     def close(self) -> None:
         if self._renderer is not None:

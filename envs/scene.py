@@ -32,6 +32,22 @@ class CameraConfig:
     fovy: float = 48.0
 
 
+# Named framings of the front camera (`camera=` env option). "wide" sees the whole robot and table, as a DROID
+# exterior camera does; the 5-cm cube is 4-5 px wide at 128 px. "workspace" frames the reachable workspace (the
+# hand at every reach goal and the objects), so the cube is ~8-10 px wide: about one 16-px patch instead of a third.
+CAMERAS = {
+    "wide": CameraConfig(),
+    "workspace": CameraConfig(eye=(1.0, -0.35, 0.62), target=(0.47, 0.0, 0.14), fovy=42.0),
+}
+
+
+def camera_preset(name: str) -> CameraConfig:
+    """The camera of a named framing; unknown names fail naming the known ones."""
+    if name not in CAMERAS:
+        raise ValueError(f"unknown camera {name!r}; known: {sorted(CAMERAS)}")
+    return CAMERAS[name]
+
+
 @dataclass
 class SceneConfig:
     """What the scene holds and how it looks."""

@@ -36,6 +36,16 @@ def _hold_cube(env, pos: np.ndarray, yaw: float) -> None:
     env.set_cube(pos, yaw)
 
 
+def grasp_subgoals(start: np.ndarray, yaw: float, then) -> list:
+    """Configurations of a grasp's stages for a cube resting at `start`: the open hand around it, then the cube held
+    on the table, then `then` (the next stage's configuration)."""
+    def around(env):
+        env.set_arm(start + [0, 0, GRASP_HEIGHT_OFFSET], np.array([0.0, 0.0, yaw]), closure=0.0)
+        env.set_cube(start, yaw)
+
+    return [around, lambda env: _hold_cube(env, start, yaw), then]
+
+
 @dataclass
 class Reach:
     """Move the gripper to a goal position."""
@@ -68,6 +78,11 @@ class Grasp:
 
     def configure_goal(self, env) -> None:
         _hold_cube(env, env.goal["position"], float(env.goal["object_yaw"]))
+
+    def subgoal_configurations(self, env) -> list:
+        """Open hand around the cube, cube held on the table, cube lifted (the goal): an option the agent may take
+        (`agent.use_subgoals`); the single goal image stays the V-JEPA 2-AC protocol."""
+        return grasp_subgoals(env.goal["object_start"], float(env.goal["object_yaw"]), self.configure_goal)
 
     def evaluate(self, env) -> tuple[bool, float]:
         lift = env.cube_pos[2] - env.goal["object_start"][2]
@@ -120,11 +135,13 @@ class PickPlace:
         env.set_arm(pos + [0, 0, self.carry_height], np.array([0.0, 0.0, float(env.goal["object_yaw"])]), closure=0.0)
 
     def subgoal_configurations(self, env) -> list:
-        """Grasped and lifted, carried above the target, placed: the sub-goals V-JEPA 2-AC plans through."""
+        """Open hand around the cube, cube held, grasped and lifted, carried above the target, placed: the three
+        sub-goals V-JEPA 2-AC plans through, after the two of the grasp (see `Grasp.subgoal_configurations`)."""
         yaw = float(env.goal["object_yaw"])
         lifted = env.goal["object_start"] + [0, 0, self.carry_height]
         above = env.goal["position"] + [0, 0, self.carry_height]
-        return [lambda e: _hold_cube(e, lifted, yaw), lambda e: _hold_cube(e, above, yaw), self.configure_goal]
+        around, held, _ = grasp_subgoals(env.goal["object_start"], yaw, None)
+        return [around, held, lambda e: _hold_cube(e, lifted, yaw), lambda e: _hold_cube(e, above, yaw), self.configure_goal]
 
     def evaluate(self, env) -> tuple[bool, float]:
         d = float(np.linalg.norm(env.cube_pos[:2] - env.goal["position"][:2]))

@@ -11,6 +11,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -114,6 +115,15 @@ class FrozenEncoder(nn.Module):
         frames = x.reshape(b * t, 1, *x.shape[2:]).expand(-1, self.tubelet, -1, -1, -1)  # [B*T, tubelet, 3, c, c]
         z = self._run(frames)  # [B*T, N, D]
         return z.reshape(b, t, self.num_patches, self.dim)
+
+    @torch.no_grad()
+    def embed_images(self, images: np.ndarray) -> torch.Tensor:
+        """Frames uint8 [B, H, W, 3] -> layer-normed embeddings [B, N, D] (the planning energy's space)."""
+        if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+            raise ValueError(f"images must be uint8 [B, H, W, 3], got {images.dtype} {images.shape}")
+        video = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)[:, None]  # [B, 1, 3, H, W]
+        z = self.encode(video)[:, 0]  # [B, N, D]
+        return F.layer_norm(z, (z.shape[-1],))
 
     @torch.no_grad()
     def encode_clip(self, video: torch.Tensor) -> torch.Tensor:

@@ -30,6 +30,7 @@ from vjepa_ac.io import atomic_write, claim_folder, progress, remove_stale_temps
 from vjepa_ac.world_model import OracleConfig
 
 POLICIES = ("planner", "random", "expert")
+SIM_MODELS = ("sim", "sim+image")  # plan in the true simulator: true-state energy, or rendered views' embedding energy
 
 
 @dataclass
@@ -39,7 +40,7 @@ class EvalConfig:
     env: EnvConfig = field(default_factory=EnvConfig)
     policy: str = "planner"  # planner (the agent), random (uniform actions on the planned dims) or expert
     planner: str = "cem"  # cem or mppi (sets agent.planner)
-    world_model: str = "default"  # default (shipped predictor), oracle, or a predictor folder / official .pt file
+    world_model: str = "default"  # default (shipped predictor), a predictor folder / official .pt file; sim, sim+image, oracle (kinematic)
     encoder: str = "default"  # default, a Hugging Face folder, or an original release file
     agent: AgentConfig = field(default_factory=AgentConfig)
     energy: EnergyConfig = field(default_factory=EnergyConfig)
@@ -82,14 +83,20 @@ def check_config(cfg: EvalConfig) -> None:
 
 
 # ----- building the policy -------------------------------------------------------------------------------------------
-def build_world_model(cfg: EvalConfig):
-    """The world model named by cfg.world_model."""
-    from vjepa_ac.world_model import LatentWorldModel, OracleWorldModel
+def build_world_model(cfg: EvalConfig, env=None):
+    """The world model named by cfg.world_model; `sim` and `sim+image` plan inside `env`, the one they act in."""
+    from vjepa_ac.world_model import LatentWorldModel, OracleWorldModel, SimWorldModel
 
     if cfg.world_model == "oracle":
         return OracleWorldModel(cfg.oracle, cfg.device)
     from vjepa_ac.encoder import load_encoder
     from vjepa_ac.train import load_predictor
+
+    if cfg.world_model in SIM_MODELS:
+        if env is None:
+            raise ValueError(f"world_model={cfg.world_model} plans inside the env it acts in: pass the env")
+        encoder = load_encoder(cfg.encoder) if cfg.world_model == "sim+image" else None
+        return SimWorldModel(env.unwrapped, cfg.oracle, encoder, cfg.energy, cfg.device)
 
     return LatentWorldModel(load_encoder(cfg.encoder), load_predictor(cfg.world_model), cfg.energy, cfg.device, cfg.bf16)
 
@@ -128,7 +135,7 @@ def _worker_state(cfg: EvalConfig) -> dict:
         if cfg.policy == "planner":
             from vjepa_ac.agent import Agent
 
-            _WORKER["agent"] = Agent(build_world_model(cfg), env.action_space.low, env.action_space.high, cfg.agent, cfg.device)
+            _WORKER["agent"] = Agent(build_world_model(cfg, env), env.action_space.low, env.action_space.high, cfg.agent, cfg.device)
     return _WORKER
 
 

@@ -18,12 +18,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 from transformers import VJEPA2Config, VJEPA2Model
 
 from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
 from vjepa_ac.device import pick_device
-from vjepa_ac.encoder import Preprocess, preprocess, save_encoder
+from vjepa_ac.encoder import Preprocess, default_encoder_dir, preprocess, save_encoder
 from vjepa_ac.io import atomic_path, remove_stale_temps, trim_log, write_json
 from vjepa_ac.schedule import warmup_cosine
 
@@ -72,6 +73,7 @@ class PretrainConfig:
     dataset: str = "data/panda_play"  # a LeRobot-layout folder (`data` names the key-mapping config group)
     mapping: str = "panda_sim"
     out: str = "runs/encoder"
+    init: str | None = None  # start from an encoder of ours ("default" or a folder it was exported to): context and target encoder and predictor
     arch: EncoderArch = field(default_factory=EncoderArch)
     frames: int = 4
     stride: int = 2
@@ -186,6 +188,19 @@ def _checkpoint_state(step, model, target, opt, gen) -> dict:
     }
 
 
+def _init_from(model: VJEPA2Model, target: nn.Module, source: str) -> None:
+    """Copy an exported encoder of ours (and its pretraining predictor) into a fresh model; shapes must match."""
+    path = default_encoder_dir() if source == "default" else Path(source)
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(f"init={source!r}: no exported encoder at {path} (config.json missing)")
+    src = VJEPA2Model.from_pretrained(str(path), torch_dtype=torch.float32)
+    try:
+        model.load_state_dict(src.state_dict())
+    except RuntimeError as e:
+        raise ValueError(f"init={source!r}: its architecture does not match `arch`: {e}") from None
+    target.load_state_dict(model.encoder.state_dict())
+
+
 def check_pretrain_config(cfg: PretrainConfig) -> None:
     """Refuse values that cannot train, naming the field."""
     def lo_hi(r, top):
@@ -228,6 +243,8 @@ def pretrain(cfg: PretrainConfig) -> Path:
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
     ckpt_path = out / "checkpoint.pt"
     step = 0
+    if cfg.init is not None:
+        _init_from(model, target, cfg.init)
     if cfg.resume and ckpt_path.exists():
         state = torch.load(ckpt_path, map_location=device, weights_only=True)
         model.load_state_dict(state["model"])

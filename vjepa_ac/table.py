@@ -1,4 +1,5 @@
-"""`vjepa-ac table`: the zero-shot table, tasks x {learned model with CEM, with MPPI, oracle, random, expert}."""
+"""`vjepa-ac table`: the zero-shot table, tasks x a ladder of policies: `sim` (true dynamics and state), `sim+image`
+(true dynamics, the encoder's energy), the learned model with CEM / MPPI / the single goal image, random, expert."""
 
 from __future__ import annotations
 
@@ -16,13 +17,20 @@ TASK_ENVS = {
     "reach_with_object": "vjepa_ac/PandaReachWithObject-v0",
     "pick_place": "vjepa_ac/PandaPickPlace-v0",
 }
-ROWS = {  # row name -> fields of EvalConfig
-    "default+cem": {"policy": "planner", "world_model": "default", "planner": "cem"},
+ROWS = {  # row name -> fields of EvalConfig (dotted names reach into nested ones)
+    # the diagnostic ladder, truth to learning: which part a failure belongs to
+    "sim": {"policy": "planner", "world_model": "sim", "planner": "cem"},  # true dynamics, true-state energy
+    "sim+image": {"policy": "planner", "world_model": "sim+image", "planner": "cem"},  # true dynamics, encoder's energy
+    "default+cem": {"policy": "planner", "world_model": "default", "planner": "cem"},  # encoder + predictor
     "default+mppi": {"policy": "planner", "world_model": "default", "planner": "mppi"},
-    "oracle": {"policy": "planner", "world_model": "oracle", "planner": "cem"},
+    # V-JEPA 2-AC's protocol: the final goal image alone, even where the task offers sub-goals
+    "default+cem/one-goal": {"policy": "planner", "world_model": "default", "planner": "cem", "agent.use_subgoals": False},
+    "sim/one-goal": {"policy": "planner", "world_model": "sim", "planner": "cem", "agent.use_subgoals": False},
+    "oracle": {"policy": "planner", "world_model": "oracle", "planner": "cem"},  # kinematic model: cheap, optimistic
     "random": {"policy": "random"},
     "expert": {"policy": "expert"},
 }
+DEFAULT_ROWS = ["sim", "sim+image", "default+cem", "default+mppi", "default+cem/one-goal", "random", "expert"]
 
 
 @dataclass
@@ -30,11 +38,12 @@ class TableConfig:
     """`vjepa-ac table episodes=50 out=DIR [tasks=[reach,grasp] rows=[default+cem,oracle] base.workers=2 ...]`."""
 
     tasks: list[str] = field(default_factory=lambda: list(TASK_ENVS))
-    rows: list[str] = field(default_factory=lambda: list(ROWS))
+    rows: list[str] = field(default_factory=lambda: list(DEFAULT_ROWS))
     episodes: int = 50
     out: str = "runs/zero_shot"
     base: EvalConfig = field(default_factory=EvalConfig)  # every other knob, shared by all cells
-    oracle_horizon: int = 2  # the oracle is cheap: it looks two steps ahead (a grasp needs close-then-lift)
+    oracle_horizon: int = 2  # the kinematic oracle is cheap: it looks two steps ahead
+    sim_episodes: int | None = None  # episodes of the sim+image rung (it renders and encodes every candidate); None: episodes
 
 
 def cell_config(cfg: TableConfig, task: str, row: str) -> EvalConfig:
@@ -46,11 +55,15 @@ def cell_config(cfg: TableConfig, task: str, row: str) -> EvalConfig:
     c = copy.deepcopy(cfg.base)
     c.env.id = TASK_ENVS[task]
     for k, v in ROWS[row].items():
-        setattr(c, k, v)
+        *parents, name = k.split(".")
+        obj = c
+        for p in parents:
+            obj = getattr(obj, p)
+        setattr(obj, name, v)
     if row == "oracle":
         c.agent.horizon = cfg.oracle_horizon
-    c.episodes = cfg.episodes
-    c.out = str(Path(cfg.out) / task / row)
+    c.episodes = cfg.sim_episodes if row == "sim+image" and cfg.sim_episodes else cfg.episodes
+    c.out = str(Path(cfg.out) / task / row.replace("/", "-"))
     return c
 
 
@@ -70,6 +83,9 @@ def markdown(cells: dict[tuple[str, str], dict], tasks: list[str], rows: list[st
     n = {s["episodes"] for s in cells.values()}
     lines.append("")
     lines.append(f"Success rate [95 % Wilson interval] over {'/'.join(map(str, sorted(n)))} seeded episodes; ms: median planning time per action.")
+    fewer = sorted({r for (t, r), s in cells.items() if s["episodes"] < max(n)}, key=rows.index)
+    if fewer:
+        lines.append(f"Fewer episodes in rows {', '.join(fewer)}: " + ", ".join(f"{t} {cells[(t, r)]['episodes']}" for r in fewer for t in tasks if (t, r) in cells and cells[(t, r)]["episodes"] < max(n)) + ".")
     return "\n".join(lines)
 
 
@@ -92,7 +108,9 @@ def merge_results(paths: list[str | Path]) -> str:
     for p in paths:
         s = json.loads(Path(p).read_text())
         task = s.get("task") or s["env"]
-        row = s["policy"] if s["policy"] != "planner" else ("oracle" if s["world_model"] == "oracle" else f"{Path(str(s['world_model'])).name}+{s['planner']}")
+        row = s["policy"] if s["policy"] != "planner" else (s["world_model"] if s["world_model"] in ("oracle", "sim", "sim+image") else f"{Path(str(s['world_model'])).name}+{s['planner']}")
+        if s["policy"] == "planner" and not s.get("config", {}).get("agent", {}).get("use_subgoals", True):
+            row += "/one-goal"
         if (task, row) in cells:
             raise ValueError(f"{p}: a second result for task {task!r}, policy {row!r}")
         cells[(task, row)] = s

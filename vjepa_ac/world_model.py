@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from vjepa_ac.encoder import FrozenEncoder
 from vjepa_ac.energy import EnergyConfig, frame_energy, latent_energy
@@ -43,14 +42,9 @@ class LatentWorldModel:
         self.energy = energy or EnergyConfig()
         self.bf16 = bf16 and self.device.type == "cuda"  # bf16 matmuls are slow on CPUs without AMX/AVX-512
 
-    @torch.no_grad()
     def embed(self, images: np.ndarray) -> torch.Tensor:
         """Frames uint8 [B, H, W, 3] -> layer-normed embeddings [B, N, D]."""
-        if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-            raise ValueError(f"images must be uint8 [B, H, W, 3], got {images.dtype} {images.shape}")
-        video = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)[:, None]  # [B, 1, 3, H, W]
-        z = self.encoder.encode(video)[:, 0]  # [B, N, D]
-        return F.layer_norm(z, (z.shape[-1],))
+        return self.encoder.embed_images(images)
 
     def observe(self, obs: dict) -> LatentContext:
         state = torch.as_tensor(np.asarray(obs["ee_state"], dtype=np.float32), device=self.device)
@@ -108,7 +102,41 @@ class OracleConfig:
     gripper_weight: float = 0.05
     object_weight: float = 1.0
     approach_weight: float = 1.0  # pull the gripper to the object while the object is away from its goal
+    around_radius: float = 0.015  # the hand surrounds the object within this distance of where it holds it
     per_step: bool = False
+
+
+def state_vector(ee, obj, held=None, device: str | torch.device = "cpu") -> torch.Tensor:
+    """The true state the oracles score, [..., 12]: tcp xyz, roll pitch yaw, closure, object xyz, held flag, pad.
+
+    ee [..., 7], obj [..., 3] (numpy or torch); held [...] or None (then judged as the env's `cube_held` does).
+    """
+    ee = torch.as_tensor(np.asarray(ee, dtype=np.float32), device=device)
+    obj = torch.as_tensor(np.asarray(obj, dtype=np.float32), device=device)
+    if held is None:
+        held = ((obj - ee[..., :3]).norm(dim=-1) < 0.035) & (ee[..., 6] > 0.2) & (ee[..., 6] < 0.92)
+    held = torch.as_tensor(np.asarray(held), device=device).float()
+    return torch.cat([ee, obj, held[..., None], torch.zeros_like(held)[..., None]], -1)
+
+
+def state_energy(x: torch.Tensor, goal: torch.Tensor, c: OracleConfig) -> torch.Tensor:
+    """True-state energy of states x [..., 12] against a goal state [12] -> [...].
+
+    Object to its goal; hand to the goal pose once the object is there, before that to the object (to where it
+    holds it), kept open until it surrounds it; around the object, and once the object is there, the
+    gripper is drawn to the goal's closure (closed on a held cube, open after placing it).
+    """
+    d = (x - goal).abs()
+    away = (d[..., 7:10].norm(dim=-1) > 0.02).float()
+    grip_at = x[..., 7:10] + torch.tensor([0.0, 0.0, c.hold_offset], device=x.device)
+    approach = (grip_at - x[..., 0:3]).abs().sum(-1) * away
+    around = (grip_at - x[..., 0:3]).norm(dim=-1) < c.around_radius
+    # before the hand surrounds the object: open, and the closing still to do counted (no step up on arrival)
+    grip = torch.where((away > 0) & ~around, x[..., 6] + goal[..., 6], d[..., 6])
+    # while the object is away the hand's target is the object, not the goal pose: both terms together would leave
+    # the line from the object up to the goal flat (L1 distances along it sum to a constant)
+    return (d[..., 0:3].sum(-1) * (1 - away) + c.rotation_weight * d[..., 3:6].sum(-1) + c.gripper_weight * grip
+            + c.object_weight * d[..., 7:10].sum(-1) + c.approach_weight * approach)
 
 
 @dataclass
@@ -130,10 +158,7 @@ class OracleWorldModel:
         self.high = torch.tensor(self.cfg.workspace_high, device=self.device)
 
     def _vector(self, ee: np.ndarray, obj: np.ndarray) -> torch.Tensor:
-        ee = np.asarray(ee, dtype=np.float32)
-        obj = np.asarray(obj, dtype=np.float32)
-        held = float(np.linalg.norm(obj - ee[:3]) < 0.035 and 0.2 < ee[6] < 0.92)
-        return torch.tensor([*ee, *obj, held, 0.0], dtype=torch.float32, device=self.device)
+        return state_vector(ee, obj, device=self.device)
 
     def observe(self, obs: dict) -> OracleContext:
         if "privileged" not in obs:
@@ -169,14 +194,7 @@ class OracleWorldModel:
         return torch.stack(out, 1)
 
     def _energy(self, x: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
-        """x [..., 12] against goal [12] -> [...]."""
-        c = self.cfg
-        d = (x - goal).abs()
-        away = (d[..., 7:10].norm(dim=-1) > 0.02).float()
-        approach = (x[..., 7:10] - x[..., 0:3]).abs().sum(-1) * away
-        grip = torch.where(away > 0, x[..., 6], d[..., 6])  # open while approaching, as in the goal once there
-        return (d[..., 0:3].sum(-1) + c.rotation_weight * d[..., 3:6].sum(-1) + c.gripper_weight * grip
-                + c.object_weight * d[..., 7:10].sum(-1) + c.approach_weight * approach)
+        return state_energy(x, goal, self.cfg)
 
     def cost(self, ctx: OracleContext, goal: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         x = self.rollout(ctx.state, actions.to(self.device))  # [S, H, 12]
@@ -185,3 +203,70 @@ class OracleWorldModel:
 
     def distance(self, ctx: OracleContext, goal: torch.Tensor) -> float:
         return float(self._energy(ctx.state, goal))
+
+
+# ----- the simulator oracle ------------------------------------------------------------------------------------------
+@dataclass
+class SimContext:
+    state: torch.Tensor  # [12] the true state now (state_vector)
+    z: torch.Tensor | None = None  # [N, D] the frame's embedding, when scored by images
+
+
+@dataclass
+class SimGoal:
+    state: torch.Tensor  # [12]
+    z: torch.Tensor | None = None  # [N, D]
+
+
+class SimWorldModel:
+    """`world_model=sim`: every candidate is rolled out in the true simulator from its current state (same
+    controller, same physics), then scored by the true-state energy against the goal's true state: the upper bound
+    of planner + action space + energy.
+
+    With an encoder (`world_model=sim+image`) each candidate's outcome is rendered by the env's camera, encoded and
+    scored by the goal-embedding energy instead: true dynamics, learned landscape. It holds the env it plans in (any
+    env with `simulate(actions[S, H, A], render) -> {"ee_state", "object_pos", "held", "diverged"[, "image"]}`, as
+    the Panda envs have), and puts its state back after every call.
+    """
+
+    def __init__(self, env, cfg: OracleConfig | None = None, encoder: FrozenEncoder | None = None,
+                 energy: EnergyConfig | None = None, device: str | torch.device = "cpu"):
+        if not hasattr(env, "simulate"):
+            raise ValueError(f"world_model=sim needs an env with simulate(actions, render); {type(env).__name__} has none")
+        self.env, self.cfg, self.device = env, cfg or OracleConfig(), torch.device(device)
+        self.encoder = encoder.to(self.device).eval() if encoder is not None else None
+        self.energy = energy or EnergyConfig()
+
+    def observe(self, obs: dict) -> SimContext:
+        if "privileged" not in obs:
+            raise ValueError("the sim world model needs the env's privileged observation ('privileged')")
+        state = state_vector(obs["ee_state"], obs["privileged"]["object_pos"], device=self.device)
+        z = self.encoder.embed_images(np.asarray(obs["image"])[None])[0] if self.encoder is not None else None
+        return SimContext(state, z)
+
+    def goal(self, image: np.ndarray | None, state: dict | None = None) -> SimGoal:
+        if state is None:
+            raise ValueError("the sim world model needs the goal's true state (reset info 'goal_state')")
+        z = None
+        if self.encoder is not None:
+            if image is None:
+                raise ValueError("world_model=sim+image needs a goal image (reset info 'goal_image')")
+            z = self.encoder.embed_images(np.asarray(image)[None])[0]
+        return SimGoal(state_vector(state["ee_state"], state["object_pos"], device=self.device), z)
+
+    def cost(self, ctx: SimContext, goal: SimGoal, actions: torch.Tensor) -> torch.Tensor:
+        """Energy [S] of action sequences [S, H, A], rolled out in the simulator."""
+        out = self.env.simulate(actions.detach().cpu().numpy(), render=self.encoder is not None)
+        if self.encoder is not None:
+            z = self.encoder.embed_images(out["image"])  # [S, N, D]: the view after the last action
+            e = latent_energy(z[:, None], goal.z, self.energy)
+        else:
+            x = state_vector(out["ee_state"], out["object_pos"], out["held"], device=self.device)  # [S, H, 12]
+            e = state_energy(x, goal.state, self.cfg)  # [S, H]
+            e = e.mean(1) if self.cfg.per_step else e[:, -1]
+        return torch.where(torch.as_tensor(out["diverged"], device=self.device), torch.full_like(e, float("inf")), e)
+
+    def distance(self, ctx: SimContext, goal: SimGoal) -> float:
+        if self.encoder is not None:
+            return frame_energy(ctx.z, goal.z, self.energy)
+        return float(state_energy(ctx.state, goal.state, self.cfg))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 from dataclasses import replace
 from pathlib import Path
@@ -78,3 +79,21 @@ def test_random_resized_crop_keeps_one_box_per_clip_and_whole_view_when_off():
     whole = pt.random_resized_crop(clip, 16, (1.0, 1.0), (1.0, 1.0), gen)
     ref = torch.nn.functional.interpolate(clip[0].float() / 255, size=(16, 16), mode="bilinear", antialias=True)
     torch.testing.assert_close(whole[0], ref)
+
+
+def test_pretraining_can_start_from_an_exported_encoder(small_collection, tmp_path):
+    first = pt.pretrain(_cfg(small_collection.out, tmp_path / "first"))
+    model = pt.VJEPA2Model(TINY.config(2))
+    target = copy.deepcopy(model.encoder)
+    pt._init_from(model, target, str(first))
+    exported = load_file(str(Path(first) / "model.safetensors"))
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, exported[k].float(), atol=0, rtol=0)
+    for k, v in target.state_dict().items():
+        torch.testing.assert_close(v, exported["encoder." + k].float(), atol=0, rtol=0)
+    again = pt.pretrain(replace(_cfg(small_collection.out, tmp_path / "second"), init=str(first), steps=2))
+    assert load_encoder(again).encode(torch.zeros(1, 2, 3, 64, 64, dtype=torch.uint8)).isfinite().all()
+    with pytest.raises(FileNotFoundError, match="init="):
+        pt.pretrain(replace(_cfg(small_collection.out, tmp_path / "third"), init=str(tmp_path / "nowhere")))
+    with pytest.raises(ValueError, match="architecture"):
+        pt.pretrain(replace(_cfg(small_collection.out, tmp_path / "fourth"), init=str(first), arch=replace(TINY, hidden_size=48)))

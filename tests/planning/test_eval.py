@@ -118,3 +118,21 @@ def test_nan_planner_costs_are_counted_in_the_results(tmp_path, monkeypatch):
     cfg.env.max_episode_steps = 3
     s = evaluate(cfg)
     assert s["nan_plans"] == 3 and s["errors"] == 0 and s["successes"] == 0
+
+
+def test_the_ladder_table_runs_sim_sim_image_and_the_one_goal_protocol(tmp_path):
+    out = tmp_path / "ladder"
+    r = subprocess.run([sys.executable, "-m", "vjepa_ac.cli", "table", "tasks=[grasp]", "rows=[sim,sim+image,default+cem/one-goal]",
+                        "episodes=2", "sim_episodes=1", f"out={out}", "base.workers=1", "base.videos=0",
+                        "base.env.image_height=48", "base.env.image_width=48", "base.env.max_episode_steps=2"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    table = (out / "table.md").read_text().splitlines()
+    assert [line.split(" | ")[0] for line in table[2:5]] == ["| sim", "| sim+image", "| default+cem/one-goal"]
+    assert "Fewer episodes in rows sim+image: grasp 1." in table
+    cells = {p.parent.name: json.loads(p.read_text()) for p in out.rglob("results.json")}
+    assert cells["sim+image"]["episodes"] == 1 and cells["sim"]["episodes"] == 2
+    assert cells["default+cem-one-goal"]["config"]["agent"]["use_subgoals"] is False
+    assert cells["sim"]["config"]["agent"]["use_subgoals"] is True
+    merged = merge_results(sorted(out.rglob("results.json")))
+    assert {line.split(" | ")[0] for line in merged.splitlines()[2:5]} == {"| sim", "| sim+image", "| default+cem/one-goal"}

@@ -36,12 +36,56 @@ def test_reset_returns_observation_and_goal_image_of_the_configured_size(env_id)
     env.close()
 
 
-def test_pick_and_place_offers_subgoal_images():
-    env = gym.make("vjepa_ac/PandaPickPlace-v0", **SMALL)
+@pytest.mark.parametrize("env_id, n", [("vjepa_ac/PandaPickPlace-v0", 5), ("vjepa_ac/PandaGrasp-v0", 3)])
+def test_grasping_tasks_offer_subgoals_ending_at_the_goal(env_id, n):
+    env = gym.make(env_id, **SMALL)
     _, info = env.reset(seed=1)
-    assert len(info["subgoal_images"]) == 3
+    assert len(info["subgoal_images"]) == len(info["subgoal_states"]) == n
     np.testing.assert_array_equal(info["subgoal_images"][-1], info["goal_image"])
+    around, held = info["subgoal_states"][:2]
+    start = info["goal"]["object_start"]
+    # the open hand around the cube, then the same hand closed on it; the cube still where it lies
+    for st in (around, held):
+        np.testing.assert_allclose(st["object_pos"], start, atol=1e-3)
+        assert np.linalg.norm(st["ee_state"][:3] - start) < 0.015
+    assert around["ee_state"][6] < 0.05 and 0.3 < held["ee_state"][6] < 0.45
     env.close()
+
+
+def test_simulate_predicts_the_real_step_and_puts_the_state_back():
+    env = gym.make("vjepa_ac/PandaGrasp-v0", **SMALL).unwrapped
+    obs, _ = env.reset(seed=2)
+    before = env.snapshot()
+    rng = np.random.default_rng(0)
+    actions = rng.uniform(env.action_space.low, env.action_space.high, (3, 2, 7)).astype(np.float32)
+    out = env.simulate(actions, render=True)
+    assert out["ee_state"].shape == (3, 2, 7) and out["object_pos"].shape == (3, 2, 3) and out["image"].shape == (3, 48, 48, 3)
+    for a, b in zip(before, env.snapshot()):
+        np.testing.assert_array_equal(a, b)
+    assert env.steps == 0
+    for t in range(2):  # the real steps land exactly where the simulated ones did
+        obs, *_ = env.step(actions[1, t])
+        np.testing.assert_array_equal(obs["ee_state"], out["ee_state"][1, t])
+    np.testing.assert_array_equal(obs["image"], out["image"][1])
+    with pytest.raises(ValueError, match=r"\[S, H, 7\]"):
+        env.simulate(actions[0])
+    env.close()
+
+
+def test_camera_framings_are_named_and_the_workspace_one_shows_the_cube_larger():
+    def cube_pixels(camera):
+        env = gym.make("vjepa_ac/PandaGrasp-v0", image_height=128, image_width=128, camera=camera).unwrapped
+        env.reset(seed=0)
+        img = env.render_image()
+        env.model.geom_rgba[env.cube_geom] = [0, 0, 0, 0]  # hide the cube: the pixels that change are the cube's
+        changed = int((np.abs(img.astype(int) - env.render_image().astype(int)).sum(-1) > 30).sum())
+        env.close()
+        return changed
+
+    wide, close = cube_pixels("wide"), cube_pixels("workspace")
+    assert close > 1.5 * wide > 0, (wide, close)  # ~1.8x the pixels at 128 px
+    with pytest.raises(ValueError, match="workspace"):
+        gym.make("vjepa_ac/PandaReach-v0", camera="top")
 
 
 def test_same_seed_same_episode_other_seed_other_episode():
