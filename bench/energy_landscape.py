@@ -29,7 +29,7 @@ from scipy.stats import spearmanr
 from envs import make_panda
 from envs.policies import expert_for
 from vjepa_ac.encoder import load_encoder
-from vjepa_ac.train import load_predictor
+from vjepa_ac.predictor import load_predictor
 from vjepa_ac.world_model import LatentWorldModel
 
 

@@ -37,3 +37,19 @@ def test_a_mistyped_option_fails_naming_it(tmp_path):
 def test_an_unknown_command_is_refused():
     r = subprocess.run([EXE, "colect"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "unknown command 'colect'" in r.stderr
+
+
+def test_viz_of_a_dataset_runs_through_the_console_script(small_collection, tmp_path):
+    r = subprocess.run([EXE, "viz", f"dataset={small_collection.out}", "episode=1", f"out={tmp_path}"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert list(tmp_path.glob("*.rrd")), r.stdout
+
+
+@pytest.mark.parametrize("setting, named", [("agent.cem.samples=0", "agent.cem"), ("agent.mppi.elites=999", "agent.mppi"),
+                                            ("device=cuda:7", "cuda"), ("workers=0", "workers")])
+def test_eval_refuses_bad_settings_before_it_runs_or_writes_results(tmp_path, setting, named):
+    out = tmp_path / "never"
+    r = subprocess.run([EXE, "eval", "episodes=1", f"out={out}", setting], capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and named in r.stderr, r.stderr[-2000:]
+    assert not (out / "eval_config.json").exists() and not (out / "episodes").exists()  # only Hydra's own log folder

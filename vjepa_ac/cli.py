@@ -98,7 +98,7 @@ def viz_app(cfg: DictConfig) -> None:
     from vjepa_ac.viz import record_log_episode
 
     c: VizConfig = _plain(cfg, VizConfig)
-    path = record_log_episode(c.data, c.episode, c.out, c.mapping)
+    path = record_log_episode(c.dataset, c.episode, c.out, c.mapping)
     print(f"recording written to {path} (open it with `rerun {path}`)" if path else "sent to the Rerun viewer")
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from vjepa_ac.data.lerobot_format import DatasetWriter, Episode, video_feature
 from vjepa_ac.data.video import write_mp4
+from vjepa_ac.environment import EnvConfig, make_env  # noqa: F401  (re-exported: collect's settings name it)
 from vjepa_ac.io import atomic_write, claim_folder, progress, remove_stale_temps
 
 CAMERA_KEY = "observation.images.front"
@@ -33,18 +34,6 @@ TASK_TEXT = {
 
 
 @dataclass
-class EnvConfig:
-    """Which registered Gymnasium env to build, and its options (keyword arguments of gymnasium.make)."""
-
-    id: str = "vjepa_ac/PandaReach-v0"
-    image_height: int = 128  # these three go to the Panda envs only (ids under vjepa_ac/)
-    image_width: int = 128
-    control_hz: float = 4.0
-    max_episode_steps: int | None = None
-    kwargs: dict = field(default_factory=dict)  # anything else gymnasium.make should pass to the env
-
-
-@dataclass
 class CollectConfig:
     """`vjepa-ac collect`: record `episodes` episodes of `policy` into the dataset folder `out`."""
 
@@ -58,19 +47,6 @@ class CollectConfig:
     codec: str = "libsvtav1"
     preview: bool = False  # also write out/preview.mp4 of the first episodes, decoded back from the dataset
     progress: bool | None = None  # None: only when stderr is a terminal
-
-
-def make_env(cfg: EnvConfig):
-    """Build the env of a config (imports `envs` so the Panda ids are registered)."""
-    import gymnasium as gym
-
-    import envs  # noqa: F401
-
-    kwargs = dict(cfg.kwargs)
-    if cfg.id.startswith("vjepa_ac/"):
-        kwargs.update(image_height=cfg.image_height, image_width=cfg.image_width, control_hz=cfg.control_hz)
-    # gymnasium.make takes max_episode_steps itself and wraps the env in a TimeLimit
-    return gym.make(cfg.id, max_episode_steps=cfg.max_episode_steps or None, **kwargs)
 
 
 _WORKER_ENV = None
@@ -171,7 +147,7 @@ def collect(cfg: CollectConfig) -> Path:
     root = Path(cfg.out)
     if root.exists():
         remove_stale_temps(root)  # half-written files of a killed run
-    env_ident = {k: v for k, v in asdict(cfg.env).items() if k != "kwargs" or v}  # older folders have no kwargs
+    env_ident = {k: v for k, v in asdict(cfg.env).items() if k not in ("kwargs", "camera") or v}  # older folders have neither
     identity = {"env": env_ident, "policy": cfg.policy, "seed": cfg.seed, "codec": cfg.codec}
     claim_folder(root / "meta" / "vjepa_ac_collect.json", identity, "a collection")
 

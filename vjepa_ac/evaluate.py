@@ -23,7 +23,7 @@ import multiprocessing as mp
 import numpy as np
 
 from vjepa_ac.agent import AgentConfig
-from vjepa_ac.collect import EnvConfig, make_env
+from vjepa_ac.environment import EnvConfig, make_env
 from vjepa_ac.energy import EnergyConfig
 from vjepa_ac.data.video import write_mp4
 from vjepa_ac.io import atomic_write, claim_folder, progress, remove_stale_temps, write_json
@@ -64,8 +64,9 @@ def identity(cfg: EvalConfig) -> dict:
     d = asdict(cfg)
     for k in ("out", "workers", "threads", "videos", "progress", "episodes", "rerun", "rerun_episodes"):
         d.pop(k)
-    if not d["env"]["kwargs"]:
-        d["env"].pop("kwargs")  # folders written before the field existed stay resumable
+    for k in ("kwargs", "camera"):  # folders written before these fields existed stay resumable
+        if not d["env"][k]:
+            d["env"].pop(k)
     return d
 
 
@@ -79,6 +80,17 @@ def check_config(cfg: EvalConfig) -> None:
         raise ValueError(f"agent.horizon must be >= 1, got {cfg.agent.horizon}")
     if cfg.planner not in ("cem", "mppi"):
         raise ValueError(f"planner must be 'cem' or 'mppi', got {cfg.planner!r}")
+    for name in ("cem", "mppi"):
+        p = getattr(cfg.agent, name)
+        if not (p.samples >= 1 and p.iterations >= 1 and 1 <= p.elites <= p.samples and p.init_std > 0 and p.min_std >= 0):
+            raise ValueError(f"agent.{name}: samples, iterations >= 1, 1 <= elites <= samples, init_std > 0, min_std >= 0; "
+                             f"got samples={p.samples}, iterations={p.iterations}, elites={p.elites}, "
+                             f"init_std={p.init_std}, min_std={p.min_std}")
+    if cfg.workers < 1:
+        raise ValueError(f"workers must be >= 1, got {cfg.workers}")
+    from vjepa_ac.device import pick_device
+
+    pick_device(cfg.device)  # a device that is not here fails now, not as every episode's error
     cfg.agent.planner = cfg.planner
 
 
@@ -90,7 +102,7 @@ def build_world_model(cfg: EvalConfig, env=None):
     if cfg.world_model == "oracle":
         return OracleWorldModel(cfg.oracle, cfg.device)
     from vjepa_ac.encoder import load_encoder
-    from vjepa_ac.train import load_predictor
+    from vjepa_ac.predictor import load_predictor
 
     if cfg.world_model in SIM_MODELS:
         if env is None:

@@ -13,14 +13,17 @@ depth 24, width 1024, 16 heads, 7-D actions and states, ViT-g encoder width 1408
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from vjepa_ac.checkpoints import load_release_entry, load_state_checked, strip_prefixes
+from vjepa_ac.io import atomic_path, write_json
 
 HEADS_BY_WIDTH = {1024: 16}  # the released predictor; heads cannot be read off a state dict
 
@@ -241,4 +244,32 @@ def load_official_predictor(path: str | Path, grid: int = 16, heads: int | None 
     found, state = load_release_entry(path, ["predictor"])
     model = ACPredictor(config_from_official(state, grid, heads))
     load_state_checked(model, official_state(state), f"{path}[{found}]")
+    return model.eval()
+
+
+# ----- our own checkpoints ------------------------------------------------------------------------------------------
+def save_predictor(model: ACPredictor, path: Path, extra: dict | None = None) -> None:
+    """Our checkpoint: model.safetensors and config.json in a folder, each written atomically."""
+    path.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(path / "model.safetensors") as tmp:
+        save_file(state, str(tmp))
+    write_json(path / "config.json", {"predictor": asdict(model.cfg), **(extra or {})})
+
+
+def load_predictor(source: str | Path = "default", **official_kwargs) -> ACPredictor:
+    """A predictor: "default" (shipped), a folder written by `save_predictor`, or an official release file."""
+    if str(source) == "default":
+        from importlib import resources
+
+        source = Path(str(resources.files("vjepa_ac") / "weights" / "predictor"))
+    path = Path(source)
+    if path.suffix in (".pt", ".pth", ".tar"):
+        return load_official_predictor(path, **official_kwargs)
+    cfg_path = path / "config.json"
+    if not cfg_path.exists():
+        raise FileNotFoundError(f"{cfg_path} is missing: not a predictor folder")
+    cfg = PredictorConfig(**json.loads(cfg_path.read_text())["predictor"])
+    model = ACPredictor(cfg)
+    load_state_checked(model, load_file(str(path / "model.safetensors")), str(path / "model.safetensors"))
     return model.eval()

@@ -8,7 +8,6 @@ features, as in the release (`normalize_reps`). Runs under `torchrun` with DDP w
 from __future__ import annotations
 
 import csv
-import json
 import os
 import sys
 import time
@@ -18,14 +17,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 
 from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
 from vjepa_ac.device import pick_device
 from vjepa_ac.features import FeatureCache
 from vjepa_ac.io import atomic_path, remove_stale_temps, trim_log, write_json
-from vjepa_ac.predictor import ACPredictor, PredictorConfig, load_official_predictor
+from vjepa_ac.predictor import ACPredictor, PredictorConfig, load_predictor, save_predictor  # noqa: F401  (re-exported)
 from vjepa_ac.schedule import warmup_cosine
 
 
@@ -59,35 +57,6 @@ class TrainConfig:
     bf16: bool = False  # autocast on CUDA
     fsdp: bool = False  # under torchrun: shard parameters, gradients and optimiser state (FSDP2) instead of DDP
     progress: bool | None = None  # None: only when stderr is a terminal
-
-
-def save_predictor(model: ACPredictor, path: Path, extra: dict | None = None) -> None:
-    """Our checkpoint: model.safetensors and config.json in a folder, each written atomically."""
-    path.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(path / "model.safetensors") as tmp:
-        save_file(state, str(tmp))
-    write_json(path / "config.json", {"predictor": asdict(model.cfg), **(extra or {})})
-
-
-def load_predictor(source: str | Path = "default", **official_kwargs) -> ACPredictor:
-    """A predictor: "default" (shipped), a folder written by `save_predictor`, or an official release file."""
-    if str(source) == "default":
-        from importlib import resources
-
-        source = Path(str(resources.files("vjepa_ac") / "weights" / "predictor"))
-    path = Path(source)
-    if path.suffix in (".pt", ".pth", ".tar"):
-        return load_official_predictor(path, **official_kwargs)
-    cfg_path = path / "config.json"
-    if not cfg_path.exists():
-        raise FileNotFoundError(f"{cfg_path} is missing: not a predictor folder")
-    cfg = PredictorConfig(**json.loads(cfg_path.read_text())["predictor"])
-    model = ACPredictor(cfg)
-    from vjepa_ac.checkpoints import load_state_checked
-
-    load_state_checked(model, load_file(str(path / "model.safetensors")), str(path / "model.safetensors"))
-    return model.eval()
 
 
 class Episodes:

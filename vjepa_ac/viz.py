@@ -217,9 +217,9 @@ def record_log_episode(data: str | Path, episode: int, target: str, mapping: str
 
 @dataclass
 class VizConfig:
-    """`vjepa-ac viz data=DIR episode=K [out=DIR|spawn mapping=panda_sim]`."""
+    """`vjepa-ac viz dataset=DIR episode=K [out=DIR|spawn mapping=panda_sim]`."""
 
-    data: str = "data/panda_play"
+    dataset: str = "data/panda_play"  # (not `data=`: Hydra reads that as the `data/` group of key mappings)
     episode: int = 0
     out: str = "spawn"  # a folder for the .rrd file, or spawn for a live viewer
     mapping: str = "panda_sim"

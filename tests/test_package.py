@@ -1,0 +1,24 @@
+"""The library surface: what a notebook needs is importable from `vjepa_ac` itself."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import vjepa_ac
+
+
+@pytest.mark.parametrize("name", vjepa_ac.__all__)
+def test_every_public_name_imports_from_the_top_level(name):
+    assert getattr(vjepa_ac, name) is not None
+    assert name in dir(vjepa_ac)
+
+
+def test_importing_the_package_stays_light_and_unknown_names_fail_clearly():
+    r = subprocess.run([sys.executable, "-c", "import sys, vjepa_ac; print('torch' in sys.modules, 'mujoco' in sys.modules)"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.split() == ["False", "False"], r.stdout + r.stderr
+    with pytest.raises(AttributeError, match="load_encodr"):
+        vjepa_ac.load_encodr  # noqa: B018
