@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from vjepa_ac.collect import CollectConfig, collect
 from vjepa_ac.evaluate import EvalConfig
 from vjepa_ac.features import EncodeConfig
+from vjepa_ac.predictor import ExportConfig
 from vjepa_ac.pretrain import PretrainConfig
 from vjepa_ac.table import TableConfig
 from vjepa_ac.viz import VizConfig
@@ -24,6 +25,7 @@ ConfigStore.instance().store(name="train_schema", node=TrainConfig)
 ConfigStore.instance().store(name="eval_schema", node=EvalConfig)
 ConfigStore.instance().store(name="table_schema", node=TableConfig)
 ConfigStore.instance().store(name="viz_schema", node=VizConfig)
+ConfigStore.instance().store(name="export_schema", node=ExportConfig)
 
 
 def _plain(cfg: DictConfig, schema):
@@ -102,6 +104,15 @@ def viz_app(cfg: DictConfig) -> None:
     print(f"recording written to {path} (open it with `rerun {path}`)" if path else "sent to the Rerun viewer")
 
 
+@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="export")
+def export_app(cfg: DictConfig) -> None:
+    """Write a predictor in the V-JEPA 2-AC release layout, for the official code."""
+    from vjepa_ac.predictor import export_predictor, load_predictor
+
+    c: ExportConfig = _plain(cfg, ExportConfig)
+    print(f"predictor {c.predictor} written to {export_predictor(load_predictor(c.predictor), c.out)} (release layout)")
+
+
 def merge_main() -> None:
     """`vjepa-ac merge-results FILE_OR_DIR...`: one table from the results.json files of many jobs."""
     from pathlib import Path
@@ -119,7 +130,7 @@ def merge_main() -> None:
 
 
 COMMANDS = {"collect": collect_app, "pretrain": pretrain_app, "encode": encode_app, "train": train_app,
-            "eval": eval_app, "table": table_app, "viz": viz_app, "merge-results": merge_main}
+            "eval": eval_app, "table": table_app, "viz": viz_app, "export": export_app, "merge-results": merge_main}
 
 
 def main() -> None:

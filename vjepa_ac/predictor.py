@@ -273,3 +273,26 @@ def load_predictor(source: str | Path = "default", **official_kwargs) -> ACPredi
     model = ACPredictor(cfg)
     load_state_checked(model, load_file(str(path / "model.safetensors")), str(path / "model.safetensors"))
     return model.eval()
+
+
+@dataclass
+class ExportConfig:
+    """`vjepa-ac export predictor=DIR out=FILE.pt`: a predictor of ours in the V-JEPA 2-AC release layout."""
+
+    predictor: str = "default"
+    out: str = "predictor.pt"
+
+
+def export_predictor(model: ACPredictor, out: str | Path) -> Path:
+    """Write `{"predictor": {"module." + key: tensor}}` (weights only), as vjepa2-ac-vitg.pt holds it, so the official
+    `vit_ac_predictor` loads it with `load_state_dict(strict=True)` after stripping `module.`. The release also
+    carries an `extrinsics_encoder` (camera extrinsics, unused by V-JEPA 2-AC's planning): it is written as zeros."""
+    out = Path(out)
+    state = {f"module.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    c = model.cfg
+    state["module.extrinsics_encoder.weight"] = torch.zeros(c.hidden, c.action_dim - 1)
+    state["module.extrinsics_encoder.bias"] = torch.zeros(c.hidden)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        torch.save({"predictor": state}, tmp)
+    return out

@@ -19,7 +19,8 @@ TASK_ENVS = {
 }
 ROWS = {  # row name -> fields of EvalConfig (dotted names reach into nested ones)
     # the diagnostic ladder, truth to learning: which part a failure belongs to
-    "sim": {"policy": "planner", "world_model": "sim", "planner": "cem"},  # true dynamics, true-state energy
+    # true dynamics, true-state energy; it moves to the next sub-goal once within 2 cm-equivalents of the current one
+    "sim": {"policy": "planner", "world_model": "sim", "planner": "cem", "agent.subgoal_tolerance": 0.02},
     "sim+image": {"policy": "planner", "world_model": "sim+image", "planner": "cem"},  # true dynamics, encoder's energy
     "default+cem": {"policy": "planner", "world_model": "default", "planner": "cem"},  # encoder + predictor
     "default+mppi": {"policy": "planner", "world_model": "default", "planner": "mppi"},

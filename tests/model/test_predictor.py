@@ -90,3 +90,38 @@ def test_official_layout_shape_mismatch_names_the_key(model, tmp_path):
     torch.save({"predictor": state}, tmp_path / "bad.pt")
     with pytest.raises(ValueError, match=r"predictor_blocks\.1\.attn\.qkv\.weight.*\(10, 48\).*\(144, 48\)"):
         load_official_predictor(tmp_path / "bad.pt", grid=3, heads=4)
+
+
+# The official VisionTransformerPredictorAC's state dict (facebookresearch/vjepa2, src/models/ac_predictor.py): keys
+# per block, and the outer layers, extrinsics encoder included (it exists even when extrinsics are not used).
+OFFICIAL_BLOCK = ["norm1", "attn.qkv", "attn.proj", "norm2", "mlp.fc1", "mlp.fc2"]
+OFFICIAL_OUTER = ["predictor_embed", "action_encoder", "state_encoder", "extrinsics_encoder", "predictor_norm", "predictor_proj"]
+
+
+def test_export_writes_the_release_layout_and_loads_back(model, tmp_path):
+    import shutil
+    import subprocess
+
+    from vjepa_ac.predictor import export_predictor, load_predictor, save_predictor
+
+    path = export_predictor(model, tmp_path / "out" / "finetuned.pt")
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)  # weights only: no code, no config
+    assert list(ckpt) == ["predictor"]
+    names = {f"module.{n}.{p}" for n in OFFICIAL_OUTER for p in ("weight", "bias")}
+    names |= {f"module.predictor_blocks.{i}.{n}.{p}" for i in range(CFG.depth) for n in OFFICIAL_BLOCK for p in ("weight", "bias")}
+    assert set(ckpt["predictor"]) == names  # what the official module's load_state_dict(strict=True) expects
+    assert ckpt["predictor"]["module.extrinsics_encoder.weight"].shape == (CFG.hidden, CFG.action_dim - 1)
+    back = load_predictor(path, grid=3, heads=4)
+    z, s, a = _inputs()
+    with torch.no_grad():
+        torch.testing.assert_close(back(z, s, a), model(z, s, a), atol=0, rtol=0)
+    # the command line does the same from a folder of ours
+    save_predictor(model, tmp_path / "ours")
+    exe = shutil.which("vjepa-ac")
+    if exe:
+        r = subprocess.run([exe, "export", f"predictor={tmp_path / 'ours'}", f"out={tmp_path / 'cli.pt'}"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr[-2000:]
+        again = torch.load(tmp_path / "cli.pt", weights_only=True)["predictor"]
+        for k, v in ckpt["predictor"].items():
+            torch.testing.assert_close(again[k], v, atol=0, rtol=0)
