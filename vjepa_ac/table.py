@@ -42,6 +42,8 @@ class TableConfig:
     rows: list[str] = field(default_factory=lambda: list(DEFAULT_ROWS))
     episodes: int = 50
     out: str = "runs/zero_shot"
+    predictor: str = "default"  # the learned rows' predictor: default (shipped), or a folder / release file
+    encoder: str = "default"  # the encoder of the learned rows and of sim+image
     base: EvalConfig = field(default_factory=EvalConfig)  # every other knob, shared by all cells
     oracle_horizon: int = 2  # the kinematic oracle is cheap: it looks two steps ahead
     sim_episodes: int | None = None  # episodes of the sim+image rung (it renders and encodes every candidate); None: episodes
@@ -61,6 +63,9 @@ def cell_config(cfg: TableConfig, task: str, row: str) -> EvalConfig:
         for p in parents:
             obj = getattr(obj, p)
         setattr(obj, name, v)
+    if c.world_model == "default":
+        c.world_model = cfg.predictor
+    c.encoder = cfg.encoder
     if row == "oracle":
         c.agent.horizon = cfg.oracle_horizon
     c.episodes = cfg.sim_episodes if row == "sim+image" and cfg.sim_episodes else cfg.episodes

@@ -136,3 +136,15 @@ def test_the_ladder_table_runs_sim_sim_image_and_the_one_goal_protocol(tmp_path)
     assert cells["sim"]["config"]["agent"]["use_subgoals"] is True
     merged = merge_results(sorted(out.rglob("results.json")))
     assert {line.split(" | ")[0] for line in merged.splitlines()[2:5]} == {"| sim", "| sim+image", "| default+cem/one-goal"}
+
+
+def test_the_table_evaluates_a_given_model_in_the_learned_rows_and_its_encoder_in_sim_image():
+    from vjepa_ac.table import cell_config
+
+    cfg = TableConfig(predictor="runs/pred", encoder="runs/enc/encoder", episodes=50, sim_episodes=20)
+    learned, one_goal = cell_config(cfg, "grasp", "default+cem"), cell_config(cfg, "grasp", "default+cem/one-goal")
+    assert (learned.world_model, learned.encoder, learned.agent.use_subgoals) == ("runs/pred", "runs/enc/encoder", True)
+    assert (one_goal.world_model, one_goal.agent.use_subgoals) == ("runs/pred", False)
+    image = cell_config(cfg, "grasp", "sim+image")
+    assert (image.world_model, image.encoder, image.episodes) == ("sim+image", "runs/enc/encoder", 20)
+    assert cell_config(cfg, "grasp", "sim").world_model == "sim" and cell_config(cfg, "grasp", "sim").episodes == 50
