@@ -1,12 +1,17 @@
 """Linear probes from frozen encoder features to end-effector and object position, on held-out episodes.
 
     python bench/encoder_probe.py --dataset DIR [--encoder default|PATH ...] [--val-episodes 36]
+    python bench/encoder_probe.py --scenes 3000 [--camera wide|workspace] [--encoder default|PATH ...]
 
 Prints R^2 for the given encoders, for the same architecture at random init, and for raw pixels, with two readouts:
 ridge on the flattened patch tokens (where in the frame is kept) and on the mean over patches (the usual linear probe
 of self-supervised learning: the features themselves must carry position). Pretraining learned something real only
 if its features predict the scene state clearly better than random features do. Also prints each encoder's effective
 rank (exp of the entropy of the singular values of its tokens): a collapsing encoder has a small one.
+
+A play dataset holds few distinct cube positions (the cube stays put in most of an episode: 150 fitted episodes are
+~150 positions for a 12,288-wide readout), so `--scenes N` probes on N fresh random scenes instead (random cube, cup,
+colours, arm pose and gripper opening; the last fifth held out), one frame each, seen by the named camera framing.
 """
 
 from __future__ import annotations
@@ -37,6 +42,25 @@ def frames_and_targets(log, episodes: list[int], every: int) -> tuple[np.ndarray
         for name, (key, sl) in TARGETS.items():
             ys[name].append(cols[key][::every, sl])
     return np.concatenate(frames), {k: np.concatenate(v) for k, v in ys.items()}, np.concatenate(ids)
+
+
+def scene_frames(n: int, camera: str | None, seed: int = 12345) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """One frame uint8 [n, H, W, 3] of each of n random scenes, its probe targets [n, k] and scene ids [n]."""
+    from envs import make_panda
+
+    env = make_panda("grasp", render_goal=False, **({"camera": camera} if camera else {}))
+    rng = np.random.default_rng(seed)
+    frames, ys = [], {k: [] for k in TARGETS}
+    for i in range(n):
+        env.reset(seed=seed + i)  # cube, cup and colours drawn from the seed
+        env.set_arm(rng.uniform([0.3, -0.25, 0.06], [0.65, 0.25, 0.35]), np.array([0, 0, rng.uniform(-0.8, 0.8)]), rng.uniform(0, 1))
+        frames.append(env.render_image())
+        ee = env.ee_state()
+        ys["end-effector xyz"].append(ee[:3])
+        ys["gripper"].append(ee[6:7])
+        ys["cube xyz"].append(env.cube_pos)
+    env.close()
+    return np.stack(frames), {k: np.stack(v) for k, v in ys.items()}, np.arange(n)
 
 
 def features(enc: FrozenEncoder, frames: np.ndarray, batch: int = 64) -> np.ndarray:
@@ -91,19 +115,29 @@ def bootstrap_gap(y: np.ndarray, pa: np.ndarray, pb: np.ndarray, episodes: np.nd
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", required=True)
+    ap.add_argument("--dataset", help="a play dataset (its last --val-episodes held out)")
+    ap.add_argument("--scenes", type=int, default=0, help="probe on this many fresh random scenes instead of a dataset")
+    ap.add_argument("--camera", default=None, help="with --scenes: the camera framing (wide, workspace)")
     ap.add_argument("--encoder", nargs="+", default=["default"], help="'default', or encoder folders")
     ap.add_argument("--val-episodes", type=int, default=36, help="the last episodes, held out from pretraining")
     ap.add_argument("--train-episodes", type=int, default=150)
     ap.add_argument("--every", type=int, default=3, help="use every k-th frame")
     args = ap.parse_args()
     torch.set_grad_enabled(False)
-    log = open_log(args.dataset)
-    n = len(log)
-    val = list(range(n - args.val_episodes, n))
-    train = list(range(max(0, n - args.val_episodes - args.train_episodes), n - args.val_episodes))
-    ftr, ytr, _ = frames_and_targets(log, train, args.every)
-    fte, yte, ep_te = frames_and_targets(log, val, args.every)
+    if args.scenes:
+        f, y, ids = scene_frames(args.scenes, args.camera)
+        cut = args.scenes * 4 // 5
+        ftr, ytr, fte, yte, ep_te = f[:cut], {k: v[:cut] for k, v in y.items()}, f[cut:], {k: v[cut:] for k, v in y.items()}, ids[cut:]
+        val, train = list(ids[cut:]), list(ids[:cut])
+    elif args.dataset:
+        log = open_log(args.dataset)
+        n = len(log)
+        val = list(range(n - args.val_episodes, n))
+        train = list(range(max(0, n - args.val_episodes - args.train_episodes), n - args.val_episodes))
+        ftr, ytr, _ = frames_and_targets(log, train, args.every)
+        fte, yte, ep_te = frames_and_targets(log, val, args.every)
+    else:
+        ap.error("give --dataset DIR or --scenes N")
     encoders = {f"pretrained ({name})": load_encoder(name) for name in args.encoder}
     first = next(iter(encoders.values()))
     torch.manual_seed(0)
@@ -120,8 +154,10 @@ def main() -> None:
         print(f"# {name}: {ztr.shape[1]} tokens x {ztr.shape[2]}-D, {len(ftr) + len(fte)} frames in {time.time() - t:.0f} s")
     px = lambda f: torch.nn.functional.interpolate(torch.from_numpy(f).permute(0, 3, 1, 2).float(), size=32, mode="area").flatten(1).numpy()  # noqa: E731
     preds["flattened patch tokens"]["raw pixels (32x32)"] = {k: ridge_predict(px(ftr), ytr[k], px(fte)) for k in TARGETS}
-    print(f"\nlinear probe R^2 on {len(val)} held-out episodes ({len(fte)} frames), fitted on {len(train)} episodes ({len(ftr)} frames);")
-    print("in brackets: 95 % interval of the gain over random init, resampling held-out episodes")
+    unit = "scenes" if args.scenes else "episodes"
+    print(f"\nlinear probe R^2 on {len(val)} held-out {unit} ({len(fte)} frames), fitted on {len(train)} {unit} ({len(ftr)} frames)"
+          + (f", camera {args.camera or 'default'}" if args.scenes else "") + ";")
+    print(f"in brackets: 95 % interval of the gain over random init, resampling held-out {unit}")
     base = "same architecture, random init"
     for r, table in preds.items():
         print(f"\n{r}:\n\n| features | " + " | ".join(TARGETS) + " |")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import json
 import math
 import sys
 import time
@@ -310,5 +311,7 @@ def pretrain(cfg: PretrainConfig) -> Path:
     export.encoder.load_state_dict(target.state_dict())  # the EMA target encoder is the one V-JEPA keeps
     export.predictor.load_state_dict(model.predictor.state_dict())
     save_encoder(export.cpu().eval(), prep, out / "encoder", dtype=getattr(torch, cfg.export_dtype))
-    write_json(out / "encoder" / "training.json", {"config": asdict(cfg), "steps": step, "val_episodes": val_eps})
+    collected = Path(cfg.dataset) / "meta" / "vjepa_ac_collect.json"  # the env (camera included) the frames came from
+    env = json.loads(collected.read_text())["env"] if collected.exists() else None
+    write_json(out / "encoder" / "training.json", {"config": asdict(cfg), "steps": step, "val_episodes": val_eps, "env": env})
     return out / "encoder"

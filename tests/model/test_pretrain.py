@@ -55,6 +55,10 @@ def test_the_loss_falls_and_the_export_is_a_loadable_frozen_encoder(small_collec
     enc = load_encoder(out)
     z = enc.encode(torch.zeros(1, 2, 3, 64, 64, dtype=torch.uint8))
     assert z.shape == (1, 2, 16, 32) and torch.isfinite(z).all()
+    import json
+
+    env = json.loads((Path(out) / "training.json").read_text())["env"]  # which env and camera the frames came from
+    assert env["id"] == small_collection.env.id and env["image_height"] == 64
 
 
 def test_masks_keep_context_in_every_frame_and_split_all_tokens():
