@@ -22,3 +22,10 @@ def test_importing_the_package_stays_light_and_unknown_names_fail_clearly():
     assert r.returncode == 0 and r.stdout.split() == ["False", "False"], r.stdout + r.stderr
     with pytest.raises(AttributeError, match="load_encodr"):
         vjepa_ac.load_encodr  # noqa: B018
+
+
+def test_no_public_name_is_shadowed_by_a_submodule():
+    import pkgutil
+
+    submodules = {m.name for m in pkgutil.iter_modules(vjepa_ac.__path__)}
+    assert not set(vjepa_ac.__all__) & submodules  # importing such a submodule would rebind the name to it

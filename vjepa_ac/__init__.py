@@ -1,7 +1,9 @@
 """vjepa-ac: plan robot actions with an action-conditioned V-JEPA world model.
 
 What a notebook or script needs is importable from here (`from vjepa_ac import load_encoder, Agent, ...`). Names are
-resolved on first use, so `import vjepa_ac` (and the `vjepa-ac` command) stays quick.
+resolved on first use, so `import vjepa_ac` (and the `vjepa-ac` command) stays quick. The jobs' entry functions keep
+their modules' names (`from vjepa_ac.evaluate import evaluate`, `.train`, `.pretrain`, `.collect`): a package
+attribute of a submodule's name is rebound to the submodule when it is first imported.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ _EXPORTS = {
     "EnvConfig": "vjepa_ac.environment",
     "make_env": "vjepa_ac.environment",
     "EvalConfig": "vjepa_ac.evaluate",
-    "evaluate": "vjepa_ac.evaluate",
     "TableConfig": "vjepa_ac.table",
     "run_table": "vjepa_ac.table",
     # data and training
@@ -34,13 +35,10 @@ _EXPORTS = {
     "load_mapping": "vjepa_ac.data.mapping",
     "ClipDataset": "vjepa_ac.data.clips",
     "CollectConfig": "vjepa_ac.collect",
-    "collect": "vjepa_ac.collect",
     "EncodeConfig": "vjepa_ac.features",
     "encode_dataset": "vjepa_ac.features",
     "TrainConfig": "vjepa_ac.train",
-    "train": "vjepa_ac.train",
     "PretrainConfig": "vjepa_ac.pretrain",
-    "pretrain": "vjepa_ac.pretrain",
 }
 
 __all__ = sorted(_EXPORTS)
