@@ -7,7 +7,7 @@ import json
 import torch
 
 from vjepa_ac.encoder import default_encoder_dir, load_encoder
-from vjepa_ac.train import load_predictor
+from vjepa_ac import load_predictor
 
 
 def test_default_encoder_loads_offline_and_encodes_a_camera_frame():
@@ -25,3 +25,11 @@ def test_default_predictor_matches_the_default_encoder_and_rolls_out():
     z0 = enc.encode(torch.zeros(3, 1, 3, 128, 128, dtype=torch.uint8))[:, 0]
     out = pred.rollout(z0, torch.zeros(3, 7), torch.zeros(3, 2, 7))
     assert out.shape == (3, 2, enc.num_patches, enc.dim) and torch.isfinite(out).all()
+
+
+def test_the_default_encoder_was_trained_on_the_envs_default_camera():
+    from envs.panda_env import PandaEnvConfig
+
+    env = json.loads((default_encoder_dir() / "training.json").read_text())["env"]
+    trained_on = env.get("camera") or env.get("kwargs", {}).get("camera") or "wide"
+    assert trained_on == (PandaEnvConfig().camera or "wide") and env["image_height"] == PandaEnvConfig().image_height
