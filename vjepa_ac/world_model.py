@@ -103,6 +103,8 @@ class OracleConfig:
     object_weight: float = 1.0
     approach_weight: float = 1.0  # pull the gripper to the object while the object is away from its goal
     around_radius: float = 0.015  # the hand surrounds the object within this distance of where it holds it
+    clearance: float = 0.05  # come down onto a loose object from above: within a cone this high ...
+    clearance_slope: float = 2.0  # ... rising this many metres per metre of horizontal distance from it
     per_step: bool = False
 
 
@@ -123,7 +125,7 @@ def state_energy(x: torch.Tensor, goal: torch.Tensor, c: OracleConfig) -> torch.
     """True-state energy of states x [..., 12] against a goal state [12] -> [...].
 
     Object to its goal; hand to the goal pose once the object is there, before that to the object (to where it
-    holds it), kept open until it surrounds it; around the object, and once the object is there, the
+    holds it), from above (outside a cone around a loose object), kept open until it surrounds it; around the object, and once the object is there, the
     gripper is drawn to the goal's closure (closed on a held cube, open after placing it).
     """
     d = (x - goal).abs()
@@ -133,10 +135,14 @@ def state_energy(x: torch.Tensor, goal: torch.Tensor, c: OracleConfig) -> torch.
     around = (grip_at - x[..., 0:3]).norm(dim=-1) < c.around_radius
     # before the hand surrounds the object: open, and the closing still to do counted (no step up on arrival)
     grip = torch.where((away > 0) & ~around, x[..., 6] + goal[..., 6], d[..., 6])
+    # a hand beside a loose object stays above a cone around it (fingers landing on the object jam against it)
+    horizontal = (grip_at - x[..., 0:3])[..., :2].norm(dim=-1)
+    need = torch.clamp(c.clearance_slope * horizontal, max=c.clearance)
+    low = torch.relu(need - (x[..., 2] - grip_at[..., 2])) * (1 - x[..., 10])
     # while the object is away the hand's target is the object, not the goal pose: both terms together would leave
     # the line from the object up to the goal flat (L1 distances along it sum to a constant)
     return (d[..., 0:3].sum(-1) * (1 - away) + c.rotation_weight * d[..., 3:6].sum(-1) + c.gripper_weight * grip
-            + c.object_weight * d[..., 7:10].sum(-1) + c.approach_weight * approach)
+            + c.object_weight * d[..., 7:10].sum(-1) + c.approach_weight * (approach + low))
 
 
 @dataclass
