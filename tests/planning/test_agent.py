@@ -84,10 +84,10 @@ def test_pick_and_place_plans_through_its_subgoals_in_order():
     obs, info = env.reset(seed=0)
     agent = Agent(OracleWorldModel(), env.action_space.low, env.action_space.high, AgentConfig(subgoal_steps=2))
     agent.reset(info, env.max_episode_steps)
-    assert len(agent.goals) == 3
-    for _ in range(7):
+    assert len(agent.goals) == 5  # around the cube, held, lifted, carried, placed
+    for _ in range(11):
         obs, *_ = env.step(agent.act(obs))
-    assert [r.goal_index for r in agent.records] == [0, 0, 1, 1, 2, 2, 2]
+    assert [r.goal_index for r in agent.records] == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 4]
     single = Agent(OracleWorldModel(), env.action_space.low, env.action_space.high, AgentConfig(use_subgoals=False))
     single.reset(info, env.max_episode_steps)
     assert len(single.goals) == 1
