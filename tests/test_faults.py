@@ -82,13 +82,14 @@ def test_killed_pretraining_resumes_to_the_uninterrupted_weights(small_collectio
 
 @pytest.mark.slow
 def test_killed_evaluation_resumes_to_the_same_table(tmp_path):
-    common = ["world_model=oracle", "episodes=8", "workers=1", "env.image_height=48", "env.image_width=48", "videos=2", "seed=3"]
+    # 30 episodes (~14 s): a run must outlast the first kill at 4-10 s; 8 oracle reaches finished in ~6 s
+    common = ["world_model=oracle", "episodes=30", "workers=1", "env.image_height=48", "env.image_width=48", "videos=2", "seed=3"]
     run(["eval", f"out={tmp_path / 'whole'}", *common])
     killed = kill_and_resume(["eval", f"out={tmp_path / 'cut'}", *common], random.Random(3), 4.0, 10.0)
     strip = lambda s: {k: v for k, v in s.items() if k not in ("planning_ms", "config")}  # noqa: E731  (timings differ)
     a = json.loads((tmp_path / "whole/results.json").read_text())
     b = json.loads((tmp_path / "cut/results.json").read_text())
-    assert killed >= 1 and strip(a) == strip(b) and b["episodes"] == 8
+    assert killed >= 1 and strip(a) == strip(b) and b["episodes"] == 30
     rows = lambda p: [{k: v for k, v in r.items() if k != "plan_ms_median"} for r in csv.DictReader(open(p))]  # noqa: E731
     assert rows(tmp_path / "whole/episodes.csv") == rows(tmp_path / "cut/episodes.csv")
     assert not no_temp_files(tmp_path / "cut")
