@@ -94,3 +94,21 @@ def quat_to_mat(q: np.ndarray) -> np.ndarray:
             [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
         ]
     )
+
+
+def project_points(points: np.ndarray, eye, target, fovy_deg: float, width: int, height: int) -> np.ndarray:
+    """Pixel coordinates (u right, v down) [P, 2] of world points [P, 3] in the image of a `look_at_quat` camera
+    (MuJoCo's pinhole: vertical field of view `fovy_deg`, square pixels); NaN for points behind the camera."""
+    eye = np.asarray(eye, float)
+    fwd = np.asarray(target, float) - eye
+    fwd /= np.linalg.norm(fwd)
+    right = np.cross(fwd, [0.0, 0.0, 1.0])
+    right /= np.linalg.norm(right)
+    up = np.cross(right, fwd)
+    d = np.atleast_2d(np.asarray(points, float)) - eye  # [P, 3]
+    x, y, depth = d @ right, d @ up, d @ fwd
+    f = 0.5 * height / np.tan(np.deg2rad(fovy_deg) / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        uv = np.stack([0.5 * width + f * x / depth, 0.5 * height - f * y / depth], 1)
+    uv[depth <= 0] = np.nan
+    return uv

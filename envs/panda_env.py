@@ -12,7 +12,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.controller import DiffIK, IKConfig
-from envs.geometry import euler_to_mat, mat_to_euler, quat_to_mat, mat_to_quat, yaw_mat
+from envs.geometry import euler_to_mat, mat_to_euler, mat_to_quat, project_points, quat_to_mat, yaw_mat
 from envs.rendering import CameraRenderer
 from envs.scene import ARM_JOINTS, CUBE_HALF, FINGER_JOINTS, FINGER_OPEN, SceneConfig, build_scene, camera_preset
 
@@ -216,6 +216,11 @@ class PandaEnv(gym.Env):
     def render_image(self) -> np.ndarray:
         """The front camera's current view, uint8 [H, W, 3]."""
         return self._camera().render(self.data)
+
+    def project(self, points: np.ndarray) -> np.ndarray:
+        """Pixel coordinates (u, v) [P, 2] of world points [P, 3] in the front camera's frames."""
+        cam = self.cfg.scene.camera
+        return project_points(points, cam.eye, cam.target, cam.fovy, self.cfg.image_width, self.cfg.image_height)
 
     def render(self) -> np.ndarray | None:
         return self.render_image() if self.render_mode == "rgb_array" else None

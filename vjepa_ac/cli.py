@@ -16,6 +16,7 @@ from vjepa_ac.pretrain import PretrainConfig
 from vjepa_ac.table import TableConfig
 from vjepa_ac.viz import VizConfig
 from vjepa_ac.train import TrainConfig
+from vjepa_ac.train_decoder import DecoderTrainConfig
 
 CONFIGS = "pkg://vjepa_ac.configs"
 ConfigStore.instance().store(name="collect_schema", node=CollectConfig)
@@ -26,6 +27,7 @@ ConfigStore.instance().store(name="eval_schema", node=EvalConfig)
 ConfigStore.instance().store(name="table_schema", node=TableConfig)
 ConfigStore.instance().store(name="viz_schema", node=VizConfig)
 ConfigStore.instance().store(name="export_schema", node=ExportConfig)
+ConfigStore.instance().store(name="train_decoder_schema", node=DecoderTrainConfig)
 
 
 def _plain(cfg: DictConfig, schema):
@@ -72,6 +74,15 @@ def train_app(cfg: DictConfig) -> None:
     print(f"predictor written to {train(c)}")
 
 
+@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="train_decoder")
+def train_decoder_app(cfg: DictConfig) -> None:
+    """Train the decoder probe (embeddings -> pixels) that shows imagined frames; never used for planning."""
+    from vjepa_ac.train_decoder import train_decoder
+
+    c: DecoderTrainConfig = _plain(cfg, DecoderTrainConfig)
+    print(f"decoder written to {train_decoder(c)}")
+
+
 @hydra.main(version_base="1.3", config_path=CONFIGS, config_name="eval")
 def eval_app(cfg: DictConfig) -> None:
     """Closed-loop evaluation of a policy on seeded episodes: results.json, episodes.csv, videos."""
@@ -100,7 +111,7 @@ def viz_app(cfg: DictConfig) -> None:
     from vjepa_ac.viz import record_log_episode
 
     c: VizConfig = _plain(cfg, VizConfig)
-    path = record_log_episode(c.dataset, c.episode, c.out, c.mapping)
+    path = record_log_episode(c.dataset, c.episode, c.out, c.mapping, c.decoder, c.encoder, c.predictor, c.ahead)
     print(f"recording written to {path} (open it with `rerun {path}`)" if path else "sent to the Rerun viewer")
 
 
@@ -129,7 +140,7 @@ def merge_main() -> None:
     print(merge_results(paths))
 
 
-COMMANDS = {"collect": collect_app, "pretrain": pretrain_app, "encode": encode_app, "train": train_app,
+COMMANDS = {"collect": collect_app, "pretrain": pretrain_app, "encode": encode_app, "train": train_app, "train-decoder": train_decoder_app,
             "eval": eval_app, "table": table_app, "viz": viz_app, "export": export_app, "merge-results": merge_main}
 
 

@@ -56,13 +56,14 @@ class EvalConfig:
     videos: int = 2  # write mp4s of the first this-many episodes
     rerun: str | None = None  # a folder for one .rrd recording per episode, or "spawn" for a live viewer
     rerun_episodes: int = 2  # record the first this-many episodes
+    decoder: str | None = None  # default or a `train-decoder` folder: the recordings show imagined frames decoded to pixels
     progress: bool | None = None  # None: only when stderr is a terminal
 
 
 def identity(cfg: EvalConfig) -> dict:
     """The settings that decide the results (not how many workers ran them, or which episodes get videos)."""
     d = asdict(cfg)
-    for k in ("out", "workers", "threads", "videos", "progress", "episodes", "rerun", "rerun_episodes"):
+    for k in ("out", "workers", "threads", "videos", "progress", "episodes", "rerun", "rerun_episodes", "decoder"):
         d.pop(k)
     for k in ("kwargs", "camera"):  # folders written before these fields existed stay resumable
         if not d["env"][k]:
@@ -91,6 +92,14 @@ def check_config(cfg: EvalConfig) -> None:
     from vjepa_ac.device import pick_device
 
     pick_device(cfg.device)  # a device that is not here fails now, not as every episode's error
+    if cfg.decoder:
+        if not cfg.rerun:
+            raise ValueError("decoder= draws imagined frames into Rerun recordings: set rerun=DIR (or rerun=spawn) as well")
+        if cfg.world_model in ("oracle", *SIM_MODELS):
+            raise ValueError(f"decoder= decodes the learned model's imagined embeddings; world_model={cfg.world_model} imagines none")
+        from vjepa_ac.decoder import load_decoder
+
+        load_decoder(cfg.decoder)  # a missing or broken decoder fails now, before any episode runs
     cfg.agent.planner = cfg.planner
 
 
@@ -179,7 +188,12 @@ def run_episode(cfg: EvalConfig, index: int, env=None, agent=None, on_step=None)
         from vjepa_ac.viz import EpisodeRecorder
 
         agent.cfg.cem.keep_samples = agent.cfg.mppi.keep_samples = True  # candidate paths are drawn from them
-        recorder = EpisodeRecorder(cfg.rerun, f"episode_{index:04d}")
+        decoder = None
+        if cfg.decoder:
+            from vjepa_ac.decoder import load_decoder
+
+            decoder = _WORKER.setdefault("decoder", load_decoder(cfg.decoder, encoder=agent.model.encoder))
+        recorder = EpisodeRecorder(cfg.rerun, f"episode_{index:04d}", decoder=decoder)
         recorder.start(obs, info)
     frames, distances, plan_ms = [], [], []
     success = ever = diverged = False

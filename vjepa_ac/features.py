@@ -58,6 +58,8 @@ def encode_dataset(cfg: EncodeConfig, encoder: FrozenEncoder | None = None) -> P
         "dtype": cfg.dtype, "tokens": enc.num_patches, "dim": enc.dim, "episodes_per_shard": cfg.episodes_per_shard,
         "episodes": len(log),
     }
+    if mapping.fps is not None:  # frames at the mapping's rate, not the recorded one
+        meta["fps"] = mapping.fps
     meta_path = root / "meta.json"
     if meta_path.exists():
         old = json.loads(meta_path.read_text())
@@ -71,7 +73,7 @@ def encode_dataset(cfg: EncodeConfig, encoder: FrozenEncoder | None = None) -> P
             continue
         tensors = {}
         for e in range(first, min(first + cfg.episodes_per_shard, len(log))):
-            frames = log.frames(e, mapping.camera)
+            frames = mapping.frames(log, e)
             z = [enc.encode(torch.from_numpy(frames[i : i + cfg.batch_frames]).permute(0, 3, 1, 2)[None])[0]
                  for i in range(0, len(frames), cfg.batch_frames)]
             tensors[f"episode_{e}"] = torch.cat(z).to(DTYPES[cfg.dtype]).cpu().contiguous()  # [T, N, D]

@@ -105,7 +105,7 @@ def load_videos(data: str, mapping: str) -> tuple[list[np.ndarray], list[int]]:
     log = open_log(data)
     m = load_mapping(mapping)
     m.check(log)
-    return [log.frames(i, m.camera) for i in range(len(log))], list(range(len(log)))
+    return [m.frames(log, i) for i in range(len(log))], list(range(len(log)))
 
 
 def multiblock_mask(grid: int, frames: int, blocks: int, scale: float, gen: torch.Generator,

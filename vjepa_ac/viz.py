@@ -11,6 +11,9 @@ One `.rrd` per episode (`rerun=DIR`) or a live viewer (`rerun=spawn`). Entities:
   distance/goal                    the simulator's distance to goal
   pca/real, pca/imagined           patch embeddings as images through a shared PCA basis (first three components
                                    as RGB): the real frame's, and the one the model predicted for it a step earlier
+  decoded/real, decoded/imagined   with a decoder (`decoder=`): the real frame's embedding and the one predicted for
+                                   it a step earlier (the chosen plan's first step), decoded to pixels
+  decoded/elites                   the decoded imagined end frames of the elite candidates, as a gallery per step
 """
 
 from __future__ import annotations
@@ -31,20 +34,35 @@ def _rr():
     return rr
 
 
-def blueprint():
-    """Camera and goal, the 3D scene with candidate paths, energies over time, and real vs imagined embeddings."""
+def blueprint(decoded: bool = False):
+    """Camera and goal, the 3D scene with candidate paths, energies over time, real vs imagined embeddings, and with a
+    decoder the imagined frames in pictures."""
     import rerun.blueprint as rrb
 
-    return rrb.Blueprint(
-        rrb.Horizontal(
-            rrb.Vertical(rrb.Spatial2DView(origin="camera", name="camera"), rrb.Spatial2DView(origin="goal", name="goal")),
-            rrb.Spatial3DView(origin="world", name="end-effector paths (base frame)"),
-            rrb.Vertical(rrb.TimeSeriesView(origin="energy", name="energy"), rrb.TimeSeriesView(origin="distance", name="distance to goal")),
-            rrb.Vertical(rrb.Spatial2DView(origin="pca/real", name="real (PCA)"), rrb.Spatial2DView(origin="pca/imagined", name="imagined (PCA)")),
-            column_shares=[1, 2, 1, 1],
-        ),
-        collapse_panels=True,
-    )
+    columns = [
+        rrb.Vertical(rrb.Spatial2DView(origin="camera", name="camera"), rrb.Spatial2DView(origin="goal", name="goal")),
+        rrb.Spatial3DView(origin="world", name="end-effector paths (base frame)"),
+        rrb.Vertical(rrb.TimeSeriesView(origin="energy", name="energy"), rrb.TimeSeriesView(origin="distance", name="distance to goal")),
+        rrb.Vertical(rrb.Spatial2DView(origin="pca/real", name="real (PCA)"), rrb.Spatial2DView(origin="pca/imagined", name="imagined (PCA)")),
+    ]
+    shares = [1, 2, 1, 1]
+    if decoded:
+        columns.append(rrb.Vertical(rrb.Spatial2DView(origin="decoded/imagined", name="imagined next frame (decoded)"),
+                                    rrb.Spatial2DView(origin="decoded/real", name="real frame (decoded)"),
+                                    rrb.Spatial2DView(origin="decoded/elites", name="elites' imagined end frames")))
+        shares.append(1)
+    return rrb.Blueprint(rrb.Horizontal(*columns, column_shares=shares), collapse_panels=True)
+
+
+def tile(images: np.ndarray, cols: int = 4, pad: int = 2) -> np.ndarray:
+    """uint8 images [K, H, W, 3] as one gallery image, `cols` per row, separated by `pad` white pixels."""
+    k, h, w, _ = images.shape
+    rows = -(-k // cols)
+    out = np.full((rows * (h + pad) - pad, min(k, cols) * (w + pad) - pad, 3), 255, np.uint8)
+    for i, im in enumerate(images):
+        r, c = divmod(i, cols)
+        out[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = im
+    return out
 
 
 def energy_colours(costs: np.ndarray) -> np.ndarray:
@@ -89,7 +107,7 @@ class PCAImages:
 class EpisodeRecorder:
     """Logs one episode of the agent to Rerun: `start(obs, info)`, then `step(...)` per control step, then `close()`."""
 
-    def __init__(self, target: str, name: str, application: str = "vjepa_ac"):
+    def __init__(self, target: str, name: str, application: str = "vjepa_ac", decoder=None, gallery: int = 8):
         rr = _rr()
         self.rec = rr.RecordingStream(application, recording_id=name)
         self.path = None
@@ -100,11 +118,13 @@ class EpisodeRecorder:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._tmp = self.path.with_name(f".{self.path.name}.tmp.rrd")
             self.rec.save(str(self._tmp))
-        self.rec.send_blueprint(blueprint())
+        self.decoder, self.gallery = decoder, gallery
+        self.rec.send_blueprint(blueprint(decoder is not None))
         self.ee_path: list[np.ndarray] = []
         self.iteration = 0
         self.pca: PCAImages | None = None
         self.imagined_next: np.ndarray | None = None
+        self.decoded_next: np.ndarray | None = None
 
     def _time(self, step: int) -> None:
         self.rec.set_time("step", sequence=step)
@@ -162,6 +182,10 @@ class EpisodeRecorder:
             self.rec.log("pca/real", rr.Image(self.pca.image(ctx.z)))
             if self.imagined_next is not None:
                 self.rec.log("pca/imagined", rr.Image(self.imagined_next))
+            if self.decoder is not None:
+                self.rec.log("decoded/real", rr.Image(self.decoder.images(ctx.z[None].cpu())[0]))
+                if self.decoded_next is not None:
+                    self.rec.log("decoded/imagined", rr.Image(self.decoded_next))
 
     def _embeddings(self, step: int, agent, rec) -> None:
         """Imagine the chosen plan's first step; it is shown at the next step beside the real embedding."""
@@ -173,8 +197,16 @@ class EpisodeRecorder:
             self.pca = PCAImages(torch.stack([ctx.z, goal]).cpu(), model.predictor.cfg.grid)
             self.rec.log("pca/real", _rr().Image(self.pca.image(ctx.z.cpu())))
             self.rec.log("pca/goal", _rr().Image(self.pca.image(goal.cpu())), static=True)
+            if self.decoder is not None:
+                self.rec.log("decoded/real", _rr().Image(self.decoder.images(ctx.z[None].cpu())[0]))
+                self.rec.log("decoded/goal", _rr().Image(self.decoder.images(goal[None].cpu())[0]), static=True)
         z = model.imagine(ctx, agent.full_actions(rec.plan.actions[None]))[0, 0].cpu()  # [N, D]
         self.imagined_next = self.pca.image(z)
+        if self.decoder is not None:
+            self.decoded_next = self.decoder.images(z[None])[0]
+            elites = rec.plan.iterations[-1].elites[: self.gallery]  # [K, H, A], best first
+            z_end = model.imagine(ctx, agent.full_actions(elites))[:, -1].cpu()  # [K, N, D]: each elite's last imagined frame
+            self.rec.log("decoded/elites", _rr().Image(tile(self.decoder.images(z_end))))
 
     def close(self) -> Path | None:
         """Finish the recording; a file appears under its name only once complete."""
@@ -185,8 +217,13 @@ class EpisodeRecorder:
         return self.path
 
 
-def record_log_episode(data: str | Path, episode: int, target: str, mapping: str = "panda_sim") -> Path | None:
-    """`vjepa-ac viz`: a recorded trajectory's frames, end-effector path, states and actions, in Rerun."""
+def record_log_episode(data: str | Path, episode: int, target: str, mapping: str = "panda_sim", decoder: str | None = None,
+                       encoder: str = "default", predictor: str = "default", ahead: int = 4) -> Path | None:
+    """`vjepa-ac viz`: a recorded trajectory's frames, end-effector path, states and actions, in Rerun.
+
+    With a decoder, also what the model believes: `decoded/real` (the real frame's embedding decoded) and
+    `decoded/ahead_k` (the frame imagined k = 1..ahead steps earlier from the real embedding and the recorded actions,
+    decoded), at the time of the real frame they stand for."""
     from vjepa_ac.data.mapping import load_mapping
     from vjepa_ac.data.reader import open_log
 
@@ -196,9 +233,25 @@ def record_log_episode(data: str | Path, episode: int, target: str, mapping: str
         raise IndexError(f"episode {episode} is out of range: {data} holds episodes 0..{len(log) - 1}")
     m = load_mapping(mapping)
     state, action = m.read(log, episode)
-    frames = log.frames(episode, m.camera)
+    frames = m.frames(log, episode)
     name = f"{Path(data).name}_episode_{episode:04d}"
+    pictures = None
+    if decoder:
+        from vjepa_ac.decoder import episode_pictures, load_decoder
+        from vjepa_ac.encoder import load_encoder
+        from vjepa_ac.predictor import load_predictor
+
+        if ahead < 1:
+            raise ValueError(f"ahead must be >= 1 (steps imagined ahead), got {ahead}")
+        enc = load_encoder(encoder)
+        pictures = episode_pictures(frames, state, action, enc, load_predictor(predictor), load_decoder(decoder, encoder=enc), ahead)
     rec = EpisodeRecorder(target, name)
+    if pictures is not None:
+        import rerun.blueprint as rrb
+
+        rec.rec.send_blueprint(rrb.Blueprint(rrb.Horizontal(
+            rrb.Spatial2DView(origin="camera", name="real"), rrb.Spatial2DView(origin="decoded/real", name="real, decoded"),
+            *[rrb.Spatial2DView(origin=f"decoded/ahead_{k}", name=f"imagined {k} step{'s' if k > 1 else ''} ahead") for k in range(1, ahead + 1)])))
     rec.rec.log("world/table", rr.Boxes3D(centers=[[0.5, 0.0, -0.01]], half_sizes=[[0.4, 0.5, 0.01]], colors=[[150, 110, 70]]), static=True)
     for t in range(len(frames)):
         rec._time(t)
@@ -207,6 +260,11 @@ def record_log_episode(data: str | Path, episode: int, target: str, mapping: str
             rec.rec.log(f"state/{i}", rr.Scalars(float(v)))
         for i, v in enumerate(action[t]):
             rec.rec.log(f"action/{i}", rr.Scalars(float(v)))
+        if pictures is not None:
+            rec.rec.log("decoded/real", rr.Image(pictures["decoded"][t]))
+            for k in range(1, ahead + 1):
+                if t >= k:
+                    rec.rec.log(f"decoded/ahead_{k}", rr.Image(pictures[k][t]))
         if state.shape[1] >= 3:
             rec.rec.log("world/ee", rr.Points3D([state[t, :3]], radii=0.012))
             if t:
@@ -217,9 +275,13 @@ def record_log_episode(data: str | Path, episode: int, target: str, mapping: str
 
 @dataclass
 class VizConfig:
-    """`vjepa-ac viz dataset=DIR episode=K [out=DIR|spawn mapping=panda_sim]`."""
+    """`vjepa-ac viz dataset=DIR episode=K [out=DIR|spawn mapping=panda_sim decoder=default ahead=4]`."""
 
     dataset: str = "data/panda_play"  # (not `data=`: Hydra reads that as the `data/` group of key mappings)
     episode: int = 0
     out: str = "spawn"  # a folder for the .rrd file, or spawn for a live viewer
     mapping: str = "panda_sim"
+    decoder: str | None = None  # default or a `train-decoder` folder: real frames against frames decoded from predictions
+    encoder: str = "default"  # the encoder and predictor whose beliefs are decoded
+    predictor: str = "default"
+    ahead: int = 4  # steps imagined ahead (1 to 4 shown as separate views)

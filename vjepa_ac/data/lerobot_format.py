@@ -80,6 +80,8 @@ def _chunk_file(file_number: int) -> tuple[int, int]:
 
 
 def _arrow_column(values: np.ndarray, feature: dict) -> pa.Array:
+    if feature["dtype"] == "string":  # per-frame text (DROID's language_instruction)
+        return pa.array([str(v) for v in np.asarray(values).reshape(-1)], type=pa.string())
     dtype = pa.from_numpy_dtype(np.dtype(feature["dtype"]))
     if list(feature["shape"]) == [1]:
         return pa.array(np.asarray(values).reshape(-1).astype(feature["dtype"]), type=dtype)
@@ -206,7 +208,8 @@ class DatasetWriter:
             cols["episode_index"].append(np.full(t, e.index))
             cols["index"].append(np.arange(offset, offset + t))
             cols["task_index"].append(np.full(t, tasks.index(e.task)))
-            stats = {k: _stats(np.asarray(e.columns[k], dtype=np.float64).reshape(t, -1)) for k in e.columns}
+            stats = {k: _stats(np.asarray(e.columns[k], dtype=np.float64).reshape(t, -1)) for k in e.columns
+                     if self.features[k]["dtype"] != "string"}
             for k in ("timestamp", "frame_index", "episode_index", "index", "task_index"):
                 stats[k] = _stats(cols[k][-1].reshape(t, 1))
             row = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
@@ -10,6 +11,44 @@ import numpy as np
 import yaml
 
 from vjepa_ac.data.reader import TrajectoryLog
+
+
+ACTION_FROM_STATE = ("pose_delta",)
+GRIPPER_ACTIONS = ("delta", "next")
+
+
+def euler_xyz_to_matrix(e: np.ndarray) -> np.ndarray:
+    """Rotation matrices [..., 3, 3] of extrinsic x-y-z Euler angles [..., 3] (R = Rz Ry Rx; scipy's "xyz")."""
+    a, b, c = e[..., 0], e[..., 1], e[..., 2]
+    ca, sa, cb, sb, cc, sc = np.cos(a), np.sin(a), np.cos(b), np.sin(b), np.cos(c), np.sin(c)
+    return np.stack([
+        np.stack([cc * cb, cc * sb * sa - sc * ca, cc * sb * ca + sc * sa], -1),
+        np.stack([sc * cb, sc * sb * sa + cc * ca, sc * sb * ca - cc * sa], -1),
+        np.stack([-sb, cb * sa, cb * ca], -1),
+    ], -2)
+
+
+def matrix_to_euler_xyz(m: np.ndarray) -> np.ndarray:
+    """Extrinsic x-y-z Euler angles [..., 3] in (-pi, pi] of rotation matrices [..., 3, 3]."""
+    b = -np.arcsin(np.clip(m[..., 2, 0], -1.0, 1.0))
+    return np.stack([np.arctan2(m[..., 2, 1], m[..., 2, 2]), b, np.arctan2(m[..., 1, 0], m[..., 0, 0])], -1)
+
+
+def pose_delta(state: np.ndarray, gripper: str = "delta") -> np.ndarray:
+    """Actions [T, 7] from end-effector states [T, 7] (x, y, z, extrinsic x-y-z Euler angles, gripper), V-JEPA 2-AC's
+    `poses_to_diffs`: action[t] takes state t to state t+1: the position difference, the Euler angles of the relative
+    rotation R[t+1] R[t]^T (so a yaw from 3.1 to -3.1 rad is a turn of 0.08 rad, not of -6.2), and the gripper's
+    difference ("delta", the official code) or its next value ("next"). The last step has no successor: zeros."""
+    if gripper not in GRIPPER_ACTIONS:
+        raise ValueError(f"gripper_action must be one of {GRIPPER_ACTIONS}, got {gripper!r}")
+    s = np.asarray(state, np.float64)
+    out = np.zeros_like(s)
+    if len(s) > 1:
+        r = euler_xyz_to_matrix(s[:, 3:6])  # [T, 3, 3]
+        out[:-1, :3] = s[1:, :3] - s[:-1, :3]
+        out[:-1, 3:6] = matrix_to_euler_xyz(r[1:] @ np.swapaxes(r[:-1], -1, -2))
+        out[:-1, 6] = s[1:, 6] - s[:-1, 6] if gripper == "delta" else s[1:, 6]
+    return out.astype(np.float32)
 
 
 @dataclass
@@ -27,13 +66,40 @@ class KeyMapping:
     state_offset: tuple[float, ...] | None = None
     action_scale: tuple[float, ...] | None = None
     action_offset: tuple[float, ...] | None = None
+    fps: float | None = None  # read every ceil(dataset fps / fps)-th frame and row (V-JEPA 2-AC's rule); None: all
+    action_from_state: str | None = None  # "pose_delta": actions from consecutive states (see `pose_delta`); the action keys are not read
+    gripper_action: str = "delta"  # with action_from_state: the gripper's difference (the official code) or "next" value
+
+    def __post_init__(self):
+        if self.action_from_state not in (None, *ACTION_FROM_STATE):
+            raise ValueError(f"mapping action_from_state must be null or one of {ACTION_FROM_STATE}, got {self.action_from_state!r}")
+        if self.gripper_action not in GRIPPER_ACTIONS:
+            raise ValueError(f"mapping gripper_action must be one of {GRIPPER_ACTIONS}, got {self.gripper_action!r}")
+        if self.fps is not None and not self.fps > 0:
+            raise ValueError(f"mapping fps must be > 0 (or null for every frame), got {self.fps!r}")
+        if self.action_from_state and (self.state_dim, self.action_dim) != (7, 7):
+            raise ValueError(f"action_from_state={self.action_from_state} needs 7-D states and actions (xyz, Euler xyz, gripper); "
+                             f"got state_dim={self.state_dim}, action_dim={self.action_dim}")
+
+    def step(self, log: TrajectoryLog) -> int:
+        """Every how many recorded frames one is read."""
+        return 1 if self.fps is None else max(1, math.ceil(log.fps / self.fps - 1e-9))
+
+    def rows(self, log: TrajectoryLog, episode: int) -> np.ndarray:
+        """The recorded frame indices [T'] of an episode that are read."""
+        return np.arange(0, log.episodes[episode].length, self.step(log))
+
+    def frames(self, log: TrajectoryLog, episode: int) -> np.ndarray:
+        """The camera's frames uint8 [T', H, W, 3] at the mapped rate."""
+        f = log.frames(episode, self.camera)
+        return f[self.rows(log, episode)] if self.fps is not None else f
 
     def check(self, log: TrajectoryLog) -> None:
         """Fail early, naming the key, if the dataset lacks a mapped key or a width is off."""
         where = f"{log.root}/meta/info.json"
         if self.camera not in log.camera_keys:
             raise KeyError(f"{where}: mapped camera {self.camera!r} is not a video feature; cameras: {log.camera_keys}")
-        for kind in ("state", "action"):
+        for kind in ("state",) if self.action_from_state else ("state", "action"):
             width = 0
             for key in getattr(self, kind):
                 if key not in log.features:
@@ -59,10 +125,23 @@ class KeyMapping:
         return x
 
     def read(self, log: TrajectoryLog, episode: int) -> tuple[np.ndarray, np.ndarray]:
-        """State [T, S] and action [T, A] of one episode, mapped and scaled."""
-        cols = log.columns(episode, list(dict.fromkeys([*self.state, *self.action])))
+        """State [T', S] and action [T', A] of one episode at the mapped rate, mapped and scaled (actions from states
+        after the state's scale and offset, then the action's)."""
+        keys = self.state if self.action_from_state else [*self.state, *self.action]
+        cols = log.columns(episode, list(dict.fromkeys(keys)))
+        if self.fps is not None:
+            rows = self.rows(log, episode)
+            cols = {k: v[rows] for k, v in cols.items()}
         where = str(log.episodes[episode].data_file)
-        return self._apply("state", cols, where), self._apply("action", cols, where)
+        state = self._apply("state", cols, where)
+        if not self.action_from_state:
+            return state, self._apply("action", cols, where)
+        action = pose_delta(state, self.gripper_action)
+        if self.action_scale is not None:
+            action = action * np.asarray(self.action_scale, np.float32)
+        if self.action_offset is not None:
+            action = action + np.asarray(self.action_offset, np.float32)
+        return state, action
 
 
 def load_mapping(name_or_path: str) -> KeyMapping:
