@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+import torch.utils.checkpoint
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -143,6 +144,7 @@ class ACPredictor(nn.Module):
         self.predictor_blocks = nn.ModuleList(Block(cfg.hidden, cfg.heads, cfg.mlp_ratio, cfg.grid) for _ in range(cfg.depth))
         self.predictor_norm = nn.LayerNorm(cfg.hidden, eps=1e-6)
         self.predictor_proj = nn.Linear(cfg.hidden, cfg.embed_dim)
+        self.activation_checkpointing = False  # training: recompute each block's activations in backward (memory for time)
         self.apply(self._init)
         for i, blk in enumerate(self.predictor_blocks):  # deeper residual branches start smaller, as in the release
             blk.attn.proj.weight.data.div_((2.0 * (i + 1)) ** 0.5)
@@ -173,8 +175,12 @@ class ACPredictor(nn.Module):
         q_step = t0 + torch.arange(t * per, device=z.device) // per  # block-causal: step i sees steps <= i
         k_step = torch.arange((t0 + t) * per, device=z.device) // per
         mask = k_step[None, :] <= q_step[:, None]  # [L, L_total]
+        recompute = self.activation_checkpointing and cache is None and torch.is_grad_enabled()
         for i, blk in enumerate(self.predictor_blocks):
-            x = blk(x, rot, mask, cache, i)
+            if recompute and any(p.requires_grad for p in blk.parameters()):
+                x = torch.utils.checkpoint.checkpoint(blk, x, rot, mask, None, i, use_reentrant=False)
+            else:
+                x = blk(x, rot, mask, cache, i)
         x = x.view(b, t, self.COND + n, -1)[:, :, self.COND :]
         out = self.predictor_proj(self.predictor_norm(x))
         return F.layer_norm(out, (out.shape[-1],))

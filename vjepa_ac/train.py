@@ -24,7 +24,7 @@ from vjepa_ac.device import pick_device
 from vjepa_ac.features import FeatureCache
 from vjepa_ac.io import atomic_path, remove_stale_temps, trim_log, write_json
 from vjepa_ac.predictor import ACPredictor, PredictorConfig, load_predictor, save_predictor  # noqa: F401  (re-exported)
-from vjepa_ac.schedule import warmup_cosine
+from vjepa_ac.schedule import SCHEDULES, learning_rate
 
 
 @dataclass
@@ -33,7 +33,9 @@ class TrainConfig:
 
     dataset: str = "data/panda_play"
     mapping: str = "panda_sim"
-    features: str = "features"  # the folder `vjepa-ac encode` wrote for one encoder (holds meta.json)
+    features: str | None = None  # the folder `vjepa-ac encode` wrote for one encoder (holds meta.json)
+    encoder: str | None = None  # instead of a cache: encode each batch's frames on the fly with this frozen encoder (default, HF folder, .pt)
+    encode_batch: int = 64  # frames per encoder call on the fly
     out: str = "runs/predictor"
     predictor: PredictorConfig = field(default_factory=lambda: PredictorConfig(hidden=192, depth=4, heads=6))
     frames: int = 4  # per clip: frames-1 teacher-forced predictions
@@ -52,6 +54,8 @@ class TrainConfig:
     resume: bool = True
     init: str | None = None  # fine-tune from: a folder of ours, or an official release file (.pt)
     freeze_layers: int = 0  # freeze the input encoders and the first k blocks
+    schedule: str = "cosine"  # after the linear warm-up: cosine or linear decay to min_lr, or constant (short fine-tunes)
+    activation_checkpointing: bool = False  # recompute block activations in backward: the official-size predictor in less memory
     seed: int = 0
     device: str = "auto"
     bf16: bool = False  # autocast on CUDA
@@ -65,7 +69,7 @@ class Episodes:
     def __init__(self, cfg: TrainConfig):
         log = open_log(cfg.dataset)
         mapping = load_mapping(cfg.mapping)
-        cache = FeatureCache(cfg.features)
+        self.cache = cache = FeatureCache(cfg.features)
         if len(cache) != len(log):
             raise ValueError(f"{cfg.features} caches {len(cache)} episodes, {cfg.dataset} has {len(log)}")
         self.z, self.state, self.action = [], [], []
@@ -78,6 +82,9 @@ class Episodes:
             self.state.append(torch.from_numpy(s))
             self.action.append(torch.from_numpy(a))
         self.dim, self.tokens = self.z[0].shape[-1], self.z[0].shape[-2]
+
+    def identity(self) -> str | None:
+        return self.cache.meta.get("identity")
 
     def split(self, val_fraction: float) -> tuple[list[int], list[int]]:
         n = len(self.z)
@@ -98,6 +105,55 @@ class Episodes:
         return torch.stack(zs), torch.stack(ss), torch.stack(as_)
 
 
+class StreamedEpisodes(Episodes):
+    """Episodes whose features are not cached: each batch's frames are decoded and encoded by the frozen encoder on
+    the fly (batched; bf16 autocast on CUDA). States and actions are held in memory. Batches and validation windows
+    are drawn exactly as from a cache (the same generator calls), and embeddings pass through float16 as cached ones
+    do, so both modes train the same model from the same data."""
+
+    def __init__(self, cfg: TrainConfig, device: torch.device):
+        from vjepa_ac.encoder import load_encoder
+
+        self.log = open_log(cfg.dataset)
+        self.mapping = load_mapping(cfg.mapping)
+        self.mapping.check(self.log)
+        self.encoder = load_encoder(cfg.encoder).to(device).eval()
+        self.device, self.encode_batch, self.bf16 = device, cfg.encode_batch, cfg.bf16 and device.type == "cuda"
+        self.state, self.action, self.rows = [], [], []
+        for e in range(len(self.log)):
+            s, a = self.mapping.read(self.log, e)
+            self.state.append(torch.from_numpy(s))
+            self.action.append(torch.from_numpy(a))
+            self.rows.append(self.mapping.rows(self.log, e))
+        self.z = self.state  # lengths per episode, for the window sampler
+        self.dim, self.tokens = self.encoder.dim, self.encoder.num_patches
+
+    def identity(self) -> str:
+        return self.encoder.identity()
+
+    @torch.no_grad()
+    def _embed(self, frames: np.ndarray) -> torch.Tensor:
+        out = []
+        for i in range(0, len(frames), self.encode_batch):
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.bf16):
+                out.append(self.encoder.embed_images(frames[i : i + self.encode_batch]).float())
+        return torch.cat(out).to(torch.float16).float().cpu()  # [M, N, D], through float16 as a cache stores it
+
+    def batch(self, episodes: list[int], size: int, frames: int, stride: int, gen: torch.Generator):
+        span = (frames - 1) * stride + 1
+        picks, ss, as_ = [], [], []
+        for _ in range(size):
+            e = episodes[int(torch.randint(0, len(episodes), (1,), generator=gen))]
+            start = int(torch.randint(0, len(self.state[e]) - span + 1, (1,), generator=gen))
+            idx = np.arange(start, start + span, stride)
+            rec = self.rows[e][idx]  # recorded frame indices
+            picks.append(self.log.frames(e, self.mapping.camera, int(rec[0]), int(rec[-1] - rec[0]) + 1)[rec - rec[0]])
+            ss.append(self.state[e][idx])
+            as_.append(self.action[e][idx])
+        z = self._embed(np.concatenate(picks)).reshape(size, len(idx), self.tokens, self.dim)
+        return z, torch.stack(ss), torch.stack(as_)
+
+
 def losses(model: ACPredictor, z, state, action, auto_steps: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(teacher-forced L1, rollout L1) of a batch z [B, T, N, D] with its states and actions."""
     core = model.module if hasattr(model, "module") else model
@@ -113,7 +169,7 @@ def losses(model: ACPredictor, z, state, action, auto_steps: int) -> tuple[torch
 
 
 def _lr(step: int, cfg) -> float:
-    return warmup_cosine(step, cfg.lr, cfg.min_lr, cfg.warmup, cfg.steps)
+    return learning_rate(cfg.schedule, step, cfg.lr, cfg.min_lr, cfg.warmup, cfg.steps)
 
 
 @torch.no_grad()
@@ -163,7 +219,12 @@ def load_full_state(model, opt, model_state: dict, opt_state: dict, sharded: boo
 
 def check_config(cfg: TrainConfig) -> None:
     """Refuse values that cannot train, naming the field."""
-    rules = {"steps": cfg.steps >= 1, "batch_size": cfg.batch_size >= 1, "frames": cfg.frames >= 2, "stride": cfg.stride >= 1,
+    if bool(cfg.encoder) == bool(cfg.features):
+        raise ValueError("give exactly one of features=CACHE_DIR (a `vjepa-ac encode` cache) or encoder=SOURCE (encode on the fly); "
+                         f"got features={cfg.features!r}, encoder={cfg.encoder!r}")
+    if cfg.schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {cfg.schedule!r}")
+    rules = {"encode_batch": cfg.encode_batch >= 1, "steps": cfg.steps >= 1, "batch_size": cfg.batch_size >= 1, "frames": cfg.frames >= 2, "stride": cfg.stride >= 1,
              "lr": cfg.lr > 0, "val_fraction": 0 <= cfg.val_fraction < 1, "checkpoint_every": cfg.checkpoint_every >= 1,
              "val_every": cfg.val_every >= 1, "auto_steps": cfg.auto_steps >= 1, "freeze_layers": cfg.freeze_layers >= 0}
     bad = [k for k, ok in rules.items() if not ok]
@@ -188,7 +249,7 @@ def train(cfg: TrainConfig) -> Path:
         remove_stale_temps(out)  # half-written checkpoints of a killed run
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank)  # each rank draws its own batches
-    data = Episodes(cfg)
+    data = StreamedEpisodes(cfg, device) if cfg.encoder else Episodes(cfg)
     train_eps, val_eps = data.split(cfg.val_fraction)
     pcfg = PredictorConfig(**{**asdict(cfg.predictor), "embed_dim": data.dim, "grid": int(round(data.tokens**0.5))})
     if cfg.init:
@@ -197,6 +258,9 @@ def train(cfg: TrainConfig) -> Path:
             raise ValueError(f"init {cfg.init} expects features [{model.cfg.tokens}, {model.cfg.embed_dim}], the cache has [{data.tokens}, {data.dim}]")
     else:
         model = ACPredictor(pcfg).to(device).train()
+    model.activation_checkpointing = cfg.activation_checkpointing
+    if cfg.freeze_layers > model.cfg.depth:
+        raise ValueError(f"freeze_layers={cfg.freeze_layers} but the predictor has {model.cfg.depth} blocks")
     frozen = [model.predictor_embed, model.action_encoder, model.state_encoder, *model.predictor_blocks[: cfg.freeze_layers]] if cfg.freeze_layers else []
     for m in frozen:
         for p in m.parameters():
@@ -265,7 +329,7 @@ def train(cfg: TrainConfig) -> Path:
     final_state = full_state(model, opt, sharded)[0] if sharded else None
     if rank == 0:
         log_f.close()
-        meta = {"features": str(cfg.features), "encoder": FeatureCache(cfg.features).meta.get("identity"), "steps": step, "val_episodes": val_eps}
+        meta = {"features": str(cfg.features) if cfg.features else None, "encoder": data.identity(), "steps": step, "val_episodes": val_eps}
         if sharded:
             plain = ACPredictor(model.cfg)
             plain.load_state_dict(final_state)

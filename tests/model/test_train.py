@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -123,3 +124,26 @@ def test_fsdp_on_two_gloo_processes_trains_the_same_weights_as_ddp(small_collect
         torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)
     ckpt = torch.load(tmp_path / "fsdp" / "checkpoint.pt", weights_only=True)
     assert int(ckpt["step"]) == 4 and not any(hasattr(v, "placements") for v in ckpt["model"].values()), "a plain, whole checkpoint"
+
+
+def test_training_on_the_fly_equals_training_on_a_cache(small_collection, tmp_path):
+    """`encoder=SOURCE` (no cache) draws the same batches and trains the same weights as `features=CACHE`."""
+    from transformers import VJEPA2Config, VJEPA2Model
+
+    from vjepa_ac.encoder import FrozenEncoder, Preprocess, load_encoder, save_encoder
+    from vjepa_ac.features import EncodeConfig, encode_dataset
+
+    torch.manual_seed(3)
+    save_encoder(VJEPA2Model(VJEPA2Config(hidden_size=32, num_attention_heads=2, num_hidden_layers=1, crop_size=32, patch_size=8,
+                                          tubelet_size=1)), Preprocess(crop_size=32, mode="resize"), tmp_path / "enc")
+    cache = encode_dataset(EncodeConfig(dataset=small_collection.out, out=str(tmp_path / "feat"), dtype="float32"), load_encoder(tmp_path / "enc"))
+    cached = tr.train(_cfg(small_collection, str(cache), tmp_path / "cached"))
+    fly = tr.train(replace(_cfg(small_collection, None, tmp_path / "fly"), encoder=str(tmp_path / "enc"), encode_batch=5))
+    a, b = _weights(cached), _weights(fly)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=1e-4, rtol=1e-4)
+    assert json.loads((fly / "config.json").read_text())["encoder"] == load_encoder(tmp_path / "enc").identity()
+    log_a, log_b = ((tmp_path / d / "log.csv").read_text().splitlines() for d in ("cached", "fly"))
+    assert [r.split(",")[5] for r in log_a[1:]] == [r.split(",")[5] for r in log_b[1:]], "the same validation windows"
+    with pytest.raises(ValueError, match="exactly one of features"):
+        tr.train(replace(_cfg(small_collection, str(cache), tmp_path / "both"), encoder=str(tmp_path / "enc")))
