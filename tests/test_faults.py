@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
 import signal
 import subprocess
@@ -26,18 +27,21 @@ def run(args: list[str], timeout: float = 300) -> None:
     assert r.returncode == 0, r.stderr[-3000:]
 
 
-def kill_and_resume(args: list[str], rng: random.Random, lo: float, hi: float) -> int:
-    """Start, SIGKILL after a random delay in [lo, hi] s, restart; KILLS times, then finish. Returns kills made."""
+def kill_and_resume(args: list[str], rng: random.Random, lo: float, hi: float, launcher: list[str] | None = None) -> int:
+    """Start, SIGKILL after a random delay in [lo, hi] s, restart; KILLS times, then finish. Returns kills made.
+    With a `launcher` (torchrun), the whole process group is killed: the launcher and every rank at once."""
+    cmd = (launcher or []) + (["-m", "vjepa_ac.cli"] if launcher else CLI) + args
     killed = 0
     for _ in range(KILLS):
-        p = subprocess.Popen(CLI + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             p.wait(timeout=rng.uniform(lo, hi))
         except subprocess.TimeoutExpired:
-            p.send_signal(signal.SIGKILL)
+            os.killpg(p.pid, signal.SIGKILL)
             p.wait()
             killed += 1
-    run(args)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
     print(f"{args[0]}: {killed} of {KILLS} kill attempts landed mid-run")  # figures for the README (pytest -s)
     return killed
 
@@ -62,6 +66,32 @@ def test_killed_training_resumes_to_the_uninterrupted_weights(small_collection, 
     for k in a:
         torch.testing.assert_close(a[k], b[k], atol=0, rtol=0)
     assert steps_logged(tmp_path / "cut/log.csv") == list(range(1, 601)), "each step logged once, no half rows"
+    assert not no_temp_files(tmp_path / "cut")
+
+
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+
+
+@pytest.mark.slow
+def test_killed_fsdp_training_resumes_to_the_uninterrupted_weights(small_collection, features, tmp_path):
+    """Two FSDP ranks (gloo) killed together at random moments; the resumed run ends on the uninterrupted weights."""
+    common = [f"dataset={small_collection.out}", f"features={features}", "steps=200", "batch_size=2", "frames=3", "warmup=2",
+              "checkpoint_every=4", "val_every=50", "device=cpu", "seed=1", "fsdp=true", "predictor.hidden=32", "predictor.depth=2",
+              "predictor.heads=2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        r = subprocess.run(TORCHRUN + ["-m", "vjepa_ac.cli", "train", f"out={tmp_path / 'whole'}", *common], capture_output=True, text=True,
+                           timeout=600, env=env)
+        assert r.returncode == 0, r.stderr[-3000:]
+        killed = kill_and_resume(["train", f"out={tmp_path / 'cut'}", *common], random.Random(4), 8.0, 14.0, launcher=TORCHRUN)
+    finally:
+        os.environ.pop("OMP_NUM_THREADS")
+    a, b = load_file(str(tmp_path / "whole/predictor/model.safetensors")), load_file(str(tmp_path / "cut/predictor/model.safetensors"))
+    assert killed >= 1
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=0, rtol=0)
+    assert steps_logged(tmp_path / "cut/log.csv") == list(range(1, 201)), "each step logged once, no half rows"
     assert not no_temp_files(tmp_path / "cut")
 
 

@@ -275,7 +275,7 @@ def train(cfg: TrainConfig) -> Path:
     if cfg.resume and ckpt_path.exists():
         st = torch.load(ckpt_path, map_location="cpu" if sharded else device, weights_only=True)
         load_full_state(model, opt, st["model"], st["optimizer"], sharded)
-        gen.set_state(st["generator"][rank] if st["generator"].ndim > 1 else st["generator"])
+        gen.set_state((st["generator"][rank] if st["generator"].ndim > 1 else st["generator"]).clone())  # a row view segfaults set_state
         torch.set_rng_state(st["torch_rng"])
         step = int(st["step"])
     net = torch.nn.parallel.DistributedDataParallel(model) if distributed and not sharded else model
