@@ -56,3 +56,40 @@ def test_candidate_paths_follow_the_actions_and_colours_rank_the_energy():
     np.testing.assert_allclose(paths[0], [[0.5, 0, 0.2], [0.55, 0, 0.2], [0.55, 0.05, 0.2]])
     c = energy_colours(np.array([0.0, 1.0, np.nan]))
     assert c[0, 2] == 255 and c[1, 0] == 255 and tuple(c[2]) == (128, 128, 128)
+
+
+def test_with_a_decoder_the_recording_shows_imagined_frames_in_pictures(tmp_path):
+    steps, elites = 2, 3
+    cfg = EvalConfig(env=EnvConfig(image_height=64, image_width=64, max_episode_steps=steps), episodes=1, workers=1,
+                     out=str(tmp_path / "eval"), videos=0, rerun=str(tmp_path / "rrd"), rerun_episodes=1, progress=False, decoder="default")
+    cfg.agent.cem.samples, cfg.agent.cem.iterations, cfg.agent.cem.elites = 8, 1, elites
+    evaluate(cfg)
+    rows, _ = rows_by_entity(tmp_path / "rrd" / "episode_0000.rrd")
+    assert rows["/decoded/imagined"] == steps and rows["/decoded/elites"] == steps
+    assert rows["/decoded/real"] == steps + 1 and rows["/decoded/goal"] == 1
+
+
+def test_viz_with_a_decoder_shows_real_against_imagined_frames(small_collection, tmp_path):
+    """64-px frames of the test collection, the shipped encoder, predictor and decoder: 1 to 3 steps ahead."""
+    log = open_log(small_collection.out)
+    path = record_log_episode(small_collection.out, 0, str(tmp_path), decoder="default", ahead=3)
+    rows, _ = rows_by_entity(path)
+    n = log.episodes[0].length
+    assert rows["/camera"] == n and rows["/decoded/real"] == n
+    assert [rows[f"/decoded/ahead_{k}"] for k in (1, 2, 3)] == [n - 1, n - 2, n - 3]
+    import pytest
+
+    with pytest.raises(ValueError, match="ahead must be >= 1"):
+        record_log_episode(small_collection.out, 0, str(tmp_path), decoder="default", ahead=0)
+
+
+def test_eval_refuses_a_decoder_without_a_recording_or_without_a_learned_model(tmp_path):
+    import pytest
+
+    with pytest.raises(ValueError, match="rerun=DIR"):
+        evaluate(EvalConfig(out=str(tmp_path / "a"), decoder="default", episodes=1))
+    with pytest.raises(ValueError, match="imagines none"):
+        evaluate(EvalConfig(out=str(tmp_path / "b"), decoder="default", rerun=str(tmp_path / "r"), world_model="oracle", episodes=1))
+    with pytest.raises(FileNotFoundError, match="not a decoder folder"):
+        evaluate(EvalConfig(out=str(tmp_path / "c"), decoder=str(tmp_path / "none"), rerun=str(tmp_path / "r"), episodes=1))
+    assert not (tmp_path / "a").exists() and not (tmp_path / "c").exists()

@@ -22,6 +22,10 @@ _EXPORTS = {
     "SimWorldModel": "vjepa_ac.world_model",
     "OracleWorldModel": "vjepa_ac.world_model",
     "EnergyConfig": "vjepa_ac.energy",
+    # what the model believes, in pictures
+    "load_decoder": "vjepa_ac.decoder",
+    "PatchDecoder": "vjepa_ac.decoder",
+    "episode_pictures": "vjepa_ac.decoder",
     # acting and evaluating
     "Agent": "vjepa_ac.agent",
     "AgentConfig": "vjepa_ac.agent",
@@ -39,6 +43,8 @@ _EXPORTS = {
     "encode_dataset": "vjepa_ac.features",
     "TrainConfig": "vjepa_ac.train",
     "PretrainConfig": "vjepa_ac.pretrain",
+    "DecoderTrainConfig": "vjepa_ac.train_decoder",
+    "KeyMapping": "vjepa_ac.data.mapping",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -41,6 +41,7 @@ class PredictorConfig:
     grid: int = 8  # patches per side: N = grid * grid
     action_dim: int = 7
     state_dim: int = 7
+    residual: bool = False  # predict the change: z_next = LN(z + f(...)); starts as "nothing moves" (not in the release layout)
 
     @staticmethod
     def official() -> "PredictorConfig":
@@ -149,6 +150,8 @@ class ACPredictor(nn.Module):
         for i, blk in enumerate(self.predictor_blocks):  # deeper residual branches start smaller, as in the release
             blk.attn.proj.weight.data.div_((2.0 * (i + 1)) ** 0.5)
             blk.mlp.fc2.weight.data.div_((2.0 * (i + 1)) ** 0.5)
+        if cfg.residual:  # an untrained residual predictor imagines that nothing moves, and keeps every detail of z
+            nn.init.zeros_(self.predictor_proj.weight)
 
     @staticmethod
     def _init(m: nn.Module) -> None:
@@ -183,6 +186,8 @@ class ACPredictor(nn.Module):
                 x = blk(x, rot, mask, cache, i)
         x = x.view(b, t, self.COND + n, -1)[:, :, self.COND :]
         out = self.predictor_proj(self.predictor_norm(x))
+        if self.cfg.residual:
+            out = out + z
         return F.layer_norm(out, (out.shape[-1],))
 
     def forward(self, z: torch.Tensor, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
@@ -293,6 +298,9 @@ def export_predictor(model: ACPredictor, out: str | Path) -> Path:
     """Write `{"predictor": {"module." + key: tensor}}` (weights only), as vjepa2-ac-vitg.pt holds it, so the official
     `vit_ac_predictor` loads it with `load_state_dict(strict=True)` after stripping `module.`. The release also
     carries an `extrinsics_encoder` (camera extrinsics, unused by V-JEPA 2-AC's planning): it is written as zeros."""
+    if model.cfg.residual:
+        raise ValueError("a residual predictor (predictor.residual=true) has no equivalent in the V-JEPA 2-AC release layout: "
+                         "the official code would not add the input back; export a non-residual one")
     out = Path(out)
     state = {f"module.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     c = model.cfg

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import torch
 
 from vjepa_ac.encoder import default_encoder_dir, load_encoder
@@ -33,3 +35,15 @@ def test_the_default_encoder_was_trained_on_the_envs_default_camera():
     env = json.loads((default_encoder_dir() / "training.json").read_text())["env"]
     trained_on = env.get("camera") or env.get("kwargs", {}).get("camera") or "wide"
     assert trained_on == (PandaEnvConfig().camera or "wide") and env["image_height"] == PandaEnvConfig().image_height
+
+
+def test_the_default_decoder_reads_the_default_encoder_and_draws_its_frames():
+    from vjepa_ac.decoder import load_decoder, psnr, to_float
+
+    enc = load_encoder("default")
+    dec = load_decoder("default", encoder=enc)  # refuses another encoder's decoder
+    assert dec.meta["encoder"] == enc.identity() and dec.meta["val_psnr"] > 25  # its held-out fidelity, from training
+    frame = np.zeros((1, 128, 128, 3), np.uint8)
+    frame[:, 64:] = (120, 80, 50)  # a table-coloured lower half
+    pic = dec.images(enc.embed_images(frame))
+    assert pic.shape == (1, 128, 128, 3) and float(psnr(to_float(pic), to_float(frame))) > 12
