@@ -28,6 +28,7 @@ def main() -> None:
     ap.add_argument("--predictor", default="default")
     ap.add_argument("--horizon", type=int, default=4)
     ap.add_argument("--episodes", type=int, default=36, help="held-out episodes, when the predictor does not list them")
+    ap.add_argument("--all", action="store_true", help="every episode of the dataset (one no model trained on)")
     args = ap.parse_args()
     torch.set_grad_enabled(False)
     model = load_predictor(args.predictor)
@@ -39,7 +40,7 @@ def main() -> None:
         from importlib import resources
 
         meta = json.loads((resources.files("vjepa_ac") / "weights" / "predictor" / "config.json").read_text())
-    episodes = meta.get("val_episodes") or list(range(len(log) - args.episodes, len(log)))
+    episodes = list(range(len(log))) if args.all else meta.get("val_episodes") or list(range(len(log) - args.episodes, len(log)))
     mapping = load_mapping("panda_sim")
     H = args.horizon
     err = torch.zeros(H)
