@@ -8,7 +8,8 @@ and the same plan with a straightforward rollout (no cache, one sample at a time
 
 Predictor weights are random (speed does not depend on them); z0 and the goal are random embeddings.
 
-`--official-src DIR`: a checkout of facebookresearch/vjepa2 (needs its own requirements: timm, scipy). Its
+`--official-src DIR`: a checkout of facebookresearch/vjepa2 (scipy needed; without timm, its `drop_path` is stood in for
+by the identity it is at inference, since installing timm pulls torchvision and a CUDA torch). Its
 `src/models/ac_predictor.py` predictor and its notebook's CEM (`notebooks/utils/world_model_wrapper.py`,
 `WorldModel.infer_next_action`, which calls `notebooks/utils/mpc_utils.py`) plan the same step with the same settings
 and the same random weights (ours written by `export_predictor` in the release layout, loaded with
@@ -143,6 +144,21 @@ def side_by_side(args) -> None:
     from vjepa_ac.predictor import export_predictor
 
     sys.path.insert(0, str(args.official_src))
+    try:
+        import timm  # noqa: F401  (the official modules import its drop_path)
+    except ImportError:  # timm drags in torchvision (and a CUDA torch); planning runs in eval mode, where drop_path is x
+        import types
+
+        def drop_path(x, drop_prob: float = 0.0, training: bool = False):
+            if training and drop_prob > 0:
+                raise RuntimeError("drop_path shim: only inference is benchmarked")
+            return x
+
+        shim = types.ModuleType("timm.models.layers")
+        shim.drop_path = drop_path
+        for name in ("timm", "timm.models"):
+            sys.modules.setdefault(name, types.ModuleType(name))
+        sys.modules["timm.models.layers"] = shim
     from notebooks.utils.world_model_wrapper import WorldModel  # noqa: E402  (the user's checkout)
     from src.models.ac_predictor import vit_ac_predictor  # noqa: E402
 

@@ -24,6 +24,11 @@ class AgentConfig:
     use_subgoals: bool = True  # plan through reset info's `subgoal_images` / `subgoal_states` when present
     subgoal_steps: int = 0  # steps per sub-goal (0: the episode's steps shared equally)
     subgoal_tolerance: float = 0.0  # move on early once the current frame's energy to the sub-goal is below this
+    # Hold the gripper open or closed as each (sub-)goal's state shows it, instead of planning it: the encoder cannot
+    # see the fingers' opening, so a planned gripper command is a guess. The official notebook's CEM offers the same
+    # (`close_gripper`: the gripper is closed from a given step on). Needs reset info's `subgoal_states`/`goal_state`.
+    gripper_from_goal: bool = False
+    gripper_threshold: float = 0.3  # a goal closure above this closes the hand (command +1), else it opens (-1)
     seed: int = 0
 
 
@@ -53,6 +58,8 @@ class Agent:
         self.action_dim, self.dims = low.size, torch.tensor(dims, device=self.device)
         self.low, self.high = low[dims], high[dims]
         self.goals: list = []
+        self.grippers: list[float] | None = None
+        self.goal_index = 0
         self.records: list[StepRecord] = []
 
     def reset(self, info: dict, max_steps: int | None = None, episode: int = 0) -> None:
@@ -64,6 +71,11 @@ class Agent:
         else:
             pairs = [(info.get("goal_image"), info.get("goal_state"))]
         self.goals = [self.model.goal(img, st) for img, st in pairs]
+        self.grippers = None
+        if self.cfg.gripper_from_goal:
+            if any(st is None or "ee_state" not in st for _, st in pairs):
+                raise ValueError("agent.gripper_from_goal needs the goal's end-effector state (reset info 'goal_state' / 'subgoal_states')")
+            self.grippers = [1.0 if float(st["ee_state"][-1]) > self.cfg.gripper_threshold else -1.0 for _, st in pairs]
         self.goal_index, self.steps_on_goal, self.plan = 0, 0, None
         self.max_steps = max_steps
         self.records = []
@@ -75,9 +87,12 @@ class Agent:
         return None if self.max_steps is None else max(1, self.max_steps // len(self.goals))
 
     def full_actions(self, planned: torch.Tensor) -> torch.Tensor:
-        """Planned dims [..., P] -> env actions [..., A] (unplanned dims zero)."""
+        """Planned dims [..., P] -> env actions [..., A] (unplanned dims zero; the gripper held as the goal shows it
+        with `gripper_from_goal`)."""
         full = planned.new_zeros(*planned.shape[:-1], self.action_dim)
         full[..., self.dims] = planned
+        if self.grippers is not None:
+            full[..., -1] = self.grippers[self.goal_index]
         return full
 
     def cost_fn(self, ctx, goal):
@@ -107,8 +122,7 @@ class Agent:
         plan_fn, pcfg = (cem, self.cfg.cem) if self.cfg.planner == "cem" else (mppi, self.cfg.mppi)
         result = plan_fn(self.cost_fn(ctx, goal), h, self.low, self.high, init=init, cfg=pcfg, generator=self.generator, device=self.device)
         self.plan = result.actions
-        action = np.zeros(self.action_dim, dtype=np.float32)
-        action[self.dims.cpu().numpy()] = result.actions[0].cpu().numpy()
+        action = self.full_actions(result.actions[:1])[0].cpu().numpy().astype(np.float32)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         ms = (time.perf_counter() - start) * 1000
