@@ -68,6 +68,9 @@ def identity(cfg: EvalConfig) -> dict:
     for k in ("kwargs", "camera"):  # folders written before these fields existed stay resumable
         if not d["env"][k]:
             d["env"].pop(k)
+    if not d["agent"]["gripper_from_goal"]:
+        for k in ("gripper_from_goal", "gripper_threshold"):
+            d["agent"].pop(k)
     return d
 
 

@@ -27,11 +27,14 @@ ROWS = {  # row name -> fields of EvalConfig (dotted names reach into nested one
     # V-JEPA 2-AC's protocol: the final goal image alone, even where the task offers sub-goals
     "default+cem/one-goal": {"policy": "planner", "world_model": "default", "planner": "cem", "agent.use_subgoals": False},
     "sim/one-goal": {"policy": "planner", "world_model": "sim", "planner": "cem", "agent.use_subgoals": False},
+    # sub-goals, with the gripper held open or closed as each sub-goal's state shows it (the encoder cannot see it)
+    "default+cem/gripper": {"policy": "planner", "world_model": "default", "planner": "cem", "agent.gripper_from_goal": True},
+    "sim+image/gripper": {"policy": "planner", "world_model": "sim+image", "planner": "cem", "agent.gripper_from_goal": True},
     "oracle": {"policy": "planner", "world_model": "oracle", "planner": "cem"},  # kinematic model: cheap, optimistic
     "random": {"policy": "random"},
     "expert": {"policy": "expert"},
 }
-DEFAULT_ROWS = ["sim", "sim+image", "default+cem", "default+mppi", "default+cem/one-goal", "random", "expert"]
+DEFAULT_ROWS = ["sim", "sim+image", "default+cem", "default+cem/gripper", "default+mppi", "default+cem/one-goal", "random", "expert"]
 
 
 @dataclass
@@ -115,8 +118,11 @@ def merge_results(paths: list[str | Path]) -> str:
         s = json.loads(Path(p).read_text())
         task = s.get("task") or s["env"]
         row = s["policy"] if s["policy"] != "planner" else (s["world_model"] if s["world_model"] in ("oracle", "sim", "sim+image") else f"{Path(str(s['world_model'])).name}+{s['planner']}")
-        if s["policy"] == "planner" and not s.get("config", {}).get("agent", {}).get("use_subgoals", True):
+        agent = s.get("config", {}).get("agent", {})
+        if s["policy"] == "planner" and not agent.get("use_subgoals", True):
             row += "/one-goal"
+        elif s["policy"] == "planner" and agent.get("gripper_from_goal", False):
+            row += "/gripper"
         if (task, row) in cells:
             raise ValueError(f"{p}: a second result for task {task!r}, policy {row!r}")
         cells[(task, row)] = s

@@ -156,3 +156,21 @@ def test_the_optional_end_effector_term_pulls_toward_the_goal_state():
     assert costs[0] < costs[1]
     with pytest.raises(ValueError, match="goal_state"):
         wm.goal(img, None)
+
+
+def test_the_gripper_follows_each_sub_goals_state_when_asked():
+    """`gripper_from_goal`: open while the sub-goal shows an open hand, closed once it shows the cube held; the
+    planner's candidates are imagined with that gripper command too."""
+    wm = tiny_world_model()
+    img = np.zeros((32, 32, 3), np.uint8)
+    states = [{"ee_state": np.array([0.5, 0, 0.1, 0, 0, 0, c], np.float32)} for c in (0.0, 0.9, 0.9)]
+    info = {"subgoal_images": [img] * 3, "subgoal_states": states}
+    agent = Agent(wm, -np.ones(7), np.ones(7), AgentConfig(gripper_from_goal=True, subgoal_steps=2,
+                                                           cem=AgentConfig().cem.__class__(samples=8, iterations=1, elites=2)))
+    agent.reset(info, 6)
+    obs = {"image": img, "ee_state": np.zeros(7, np.float32)}
+    grip = [float(agent.act(obs)[-1]) for _ in range(6)]
+    assert grip == [-1.0, -1.0, 1.0, 1.0, 1.0, 1.0]
+    assert float(agent.full_actions(torch.zeros(5, 1, 5))[..., -1].min()) == 1.0
+    with pytest.raises(ValueError, match="gripper_from_goal needs"):
+        agent.reset({"goal_image": img}, 6)

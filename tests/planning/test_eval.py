@@ -148,3 +148,5 @@ def test_the_table_evaluates_a_given_model_in_the_learned_rows_and_its_encoder_i
     image = cell_config(cfg, "grasp", "sim+image")
     assert (image.world_model, image.encoder, image.episodes) == ("sim+image", "runs/enc/encoder", 20)
     assert cell_config(cfg, "grasp", "sim").world_model == "sim" and cell_config(cfg, "grasp", "sim").episodes == 50
+    gripper = cell_config(cfg, "grasp", "default+cem/gripper")
+    assert (gripper.world_model, gripper.agent.gripper_from_goal, gripper.agent.use_subgoals) == ("runs/pred", True, True)
