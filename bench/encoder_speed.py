@@ -1,6 +1,7 @@
-"""Encoding throughput: clips/s and frames/s of the default encoder on this machine (and ViT-L-sized random weights on CUDA).
+"""Encoding throughput: clips/s and frames/s of the default encoder on this machine (and ViT-L and ViT-g sized
+random weights in bf16 on CUDA: every control step encodes one frame and the goal, each frame its own tubelet).
 
-    python bench/encoder_speed.py [--clips 8] [--frames 4] [--repeats 5]
+    python bench/encoder_speed.py [--clips 8] [--frames 4] [--repeats 5] [--vitg-cpu]
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=8)
     ap.add_argument("--frames", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--vitg-cpu", action="store_true", help="also time ViT-g on the CPU (slow: one clip)")
     args = ap.parse_args()
     torch.set_grad_enabled(False)
     device = pick_device("auto")
@@ -47,6 +49,14 @@ def main() -> None:
         cfg = VJEPA2Config(crop_size=256)  # ViT-L/16, as vjepa2-vitl-fpc64-256
         vitl = FrozenEncoder(VJEPA2Model(cfg), Preprocess(crop_size=256), bf16=True)
         rows.append(("ViT-L/16 random weights, 256 px, bf16", "cuda", measure(vitl, args.clips, args.frames, 256, args.repeats, device)))
+    if device.type == "cuda" or args.vitg_cpu:
+        # ViT-g/16 as vitg.pt: width 1408, 40 layers, 16 heads, MLP 6144, 256 px (256 tokens per frame)
+        cfg = VJEPA2Config(hidden_size=1408, num_hidden_layers=40, num_attention_heads=16, mlp_ratio=6144 / 1408, crop_size=256,
+                           patch_size=16, tubelet_size=2)
+        vitg = FrozenEncoder(VJEPA2Model(cfg), Preprocess(crop_size=256), bf16=device.type == "cuda")
+        clips = args.clips if device.type == "cuda" else 1
+        rows.append((f"ViT-g/16 random weights, 256 px{', bf16' if device.type == 'cuda' else ''}", device.type,
+                     measure(vitg, clips, args.frames, 256, args.repeats if device.type == "cuda" else 1, device) * args.clips / clips))
     print(f"| encoder | device | {args.clips} clips x {args.frames} frames, ms | clips/s | frames/s |")
     print("|---|---|---|---|---|")
     for name, dev, sec in rows:

@@ -4,7 +4,9 @@
 
 Panels: camera at the step, goal image, real and imagined PCA embeddings of the next frame, and a top-down (x-y)
 view of the candidate end-effector paths coloured by energy (blue low, red high), the elites (cyan), the chosen plan
-(green), the path taken so far (white), the object (yellow) and the goal (green dot).
+(green), the path taken so far (white), the object (yellow) and the goal (green dot). When the recording was made with
+a decoder (`eval ... decoder=`), a second row: the real next frame, the imagined next frame decoded, and the elites'
+imagined end frames decoded.
 """
 
 from __future__ import annotations
@@ -90,7 +92,18 @@ def main() -> None:
             if 0 <= x < canvas.shape[1] and 0 <= y < canvas.shape[0]:
                 canvas[max(0, y - 4): y + 4, max(0, x - 4): x + 4] = colour
     left = np.concatenate([np.concatenate(panels[:2], 1), np.concatenate(panels[2:], 1)], 0)
-    imageio.imwrite(args.out, np.concatenate([left, canvas], 1))
+    out = np.concatenate([left, canvas], 1)
+    if "/decoded/imagined" in r:
+        def fit(img, h):
+            yy = np.arange(h) * img.shape[0] // h
+            xx = np.arange(int(img.shape[1] * h / img.shape[0])) * img.shape[0] // h
+            return img[yy][:, xx]
+
+        parts = [at(r.get("/camera", []), args.step + 1), at(r["/decoded/imagined"], args.step + 1), at(r.get("/decoded/elites", []), args.step)]
+        row2 = np.concatenate([fit(image(p), size) for p in parts if p], 1)
+        pad = np.full((size, max(0, out.shape[1] - row2.shape[1]), 3), 30, np.uint8)
+        out = np.concatenate([out, np.concatenate([row2[:, : out.shape[1]], pad], 1)], 0)
+    imageio.imwrite(args.out, out)
     energies = [v["Scalars:scalars"][0] for s, v in r["/energy/plan"] if s is not None]
     print(f"{args.out}: step {args.step}, {len(strips)} candidates; chosen-plan energy per step: {np.round(energies, 4).tolist()}")
 
