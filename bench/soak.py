@@ -3,7 +3,7 @@
     python bench/soak.py [--kills 100] [--seed 0] [--work DIR] [--jobs collect,pretrain,train,ddp,fsdp,eval]
 
 For each job it first runs the command once uninterrupted (the reference), then runs it again into a fresh folder,
-SIGKILLing the whole process group (torchrun and every rank for DDP/FSDP) after a random delay and restarting it, until
+SIGKILLing the whole process tree (torchrun and every rank for DDP/FSDP) after a random delay and restarting it, until
 its share of the kills has landed mid-run; then lets it finish. It prints, per job and in total: kills landed, restarts
 (each one a resume), records lost (training steps missing from log.csv, episodes missing from a dataset or results
 table), records duplicated, corrupted outputs (a file that does not load back, a temporary file left behind), and
@@ -74,10 +74,10 @@ def jobs(paths: dict) -> list[Job]:
         Job("pretrain", ["pretrain", f"dataset={paths['data']}", "steps=400", "batch_size=4", "frames=2", "stride=2", "warmup=2",
                          "checkpoint_every=5", "device=cpu", "seed=3", "arch.hidden_size=32", "arch.layers=2", "arch.heads=2",
                          "arch.crop_size=64", "arch.pred_hidden_size=16", "arch.pred_layers=1", "arch.pred_heads=2"], "weights", 0.2, (1.5, 9.0)),
-        Job("train", ["train", *train, "steps=1500"], "weights", 0.2, (1.5, 9.0)),
-        Job("ddp", ["train", *train, "steps=400"], "weights", 0.15, (3.0, 14.0), TORCHRUN),
-        Job("fsdp", ["train", *train, "steps=400", "fsdp=true"], "weights", 0.15, (3.0, 14.0), TORCHRUN),
-        Job("eval", ["eval", "world_model=oracle", "episodes=60", "workers=1", "env.image_height=48", "env.image_width=48", "videos=2",
+        Job("train", ["train", *train, "steps=3000"], "weights", 0.2, (1.5, 9.0)),
+        Job("ddp", ["train", *train, "steps=1000"], "weights", 0.15, (3.0, 14.0), TORCHRUN),
+        Job("fsdp", ["train", *train, "steps=1000", "fsdp=true"], "weights", 0.15, (3.0, 14.0), TORCHRUN),
+        Job("eval", ["eval", "world_model=oracle", "episodes=120", "workers=1", "env.image_height=48", "env.image_width=48", "videos=2",
                      "seed=3"], "results", 0.15, (1.5, 8.0)),
     ]
 
@@ -87,6 +87,23 @@ def run_to_end(job: Job, out: Path) -> None:
                        env={**os.environ, "OMP_NUM_THREADS": "1"})
     if r.returncode:
         raise RuntimeError(f"{job.name} failed:\n{r.stderr[-3000:]}")
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a process, its process group and every descendant at once (torchrun starts each rank in a session of
+    its own, so killing the launcher's group alone leaves the ranks running, orphaned)."""
+    import psutil
+
+    try:
+        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for p in procs:
+        try:
+            p.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(procs, timeout=10)
 
 
 def soak(job: Job, out: Path, kills: int, rng: random.Random) -> tuple[int, int]:
@@ -104,7 +121,7 @@ def soak(job: Job, out: Path, kills: int, rng: random.Random) -> tuple[int, int]
                 raise RuntimeError(f"{job.name} exited {p.returncode} without being killed (run it by hand in {out})")
             break  # finished before the kill: nothing left to interrupt
         except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
+            kill_tree(p.pid)
             p.wait()
             landed += 1
     run_to_end(job, out)

@@ -61,7 +61,7 @@ def test_a_truncated_safetensors_file_is_refused(predictor_dir):
 @pytest.mark.parametrize("field,value", [("steps", 0), ("frames", 1), ("lr", 0.0), ("val_fraction", 1.0), ("batch_size", -2)])
 def test_out_of_range_training_settings_are_named(field, value):
     with pytest.raises(ValueError, match=f"{field}="):
-        check_config(TrainConfig(**{field: value}))
+        check_config(TrainConfig(**{"features": "cache", field: value}))
 
 
 @pytest.mark.parametrize("field,value", [("steps", 0), ("masks", []), ("crop_scale", (0.0, 1.0)), ("crop_scale", (0.9, 0.3)),

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -29,7 +30,8 @@ def run(args: list[str], timeout: float = 300) -> None:
 
 def kill_and_resume(args: list[str], rng: random.Random, lo: float, hi: float, launcher: list[str] | None = None) -> int:
     """Start, SIGKILL after a random delay in [lo, hi] s, restart; KILLS times, then finish. Returns kills made.
-    With a `launcher` (torchrun), the whole process group is killed: the launcher and every rank at once."""
+    With a `launcher` (torchrun), the whole process tree is killed at once: the launcher and every rank (torchrun
+    starts each rank in a session of its own, so killing the launcher's process group alone leaves them running)."""
     cmd = (launcher or []) + (["-m", "vjepa_ac.cli"] if launcher else CLI) + args
     killed = 0
     for _ in range(KILLS):
@@ -37,8 +39,14 @@ def kill_and_resume(args: list[str], rng: random.Random, lo: float, hi: float, l
         try:
             p.wait(timeout=rng.uniform(lo, hi))
         except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
+            children = psutil.Process(p.pid).children(recursive=True)
+            for proc in [psutil.Process(p.pid), *children]:
+                try:
+                    proc.send_signal(signal.SIGKILL)
+                except psutil.NoSuchProcess:
+                    pass
             p.wait()
+            psutil.wait_procs(children, timeout=10)
             killed += 1
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
