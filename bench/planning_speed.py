@@ -226,7 +226,7 @@ def side_by_side(args) -> None:
     print(f"device {dev}, {args.dtype}; predictor {args.size} ({cfg.tokens} tokens, width {cfg.hidden}, depth {cfg.depth}); "
           f"CEM {args.samples} x {args.iterations}, horizon {args.horizon}, top {topk}; best of {args.repeats}")
     print(f"largest |difference| of the two predictors' outputs on a shared batch: {diff:.2e}")
-    print(f"| samples x iterations x horizon | official | vjepa-ac | ratio |")
+    print("| samples x iterations x horizon | official | vjepa-ac | ratio |")
     print(f"| {args.samples} x {args.iterations} x {args.horizon} | {times['official'] * 1000:.0f} ms | {times['vjepa-ac'] * 1000:.0f} ms | "
           f"{times['official'] / times['vjepa-ac']:.2f}x |")
 

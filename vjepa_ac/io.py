@@ -99,6 +99,23 @@ def trim_log(path: Path, last_step: int) -> None:
         atomic_write(path, lambda p: p.write_text("".join(keep)))
 
 
+def open_step_log(path: Path, step: int, header: list[str]):
+    """The per-step CSV log of a trainer resumed at `step` (0: a fresh run): a new file with its header, or the old
+    one trimmed to the checkpoint's step (`trim_log`) and reopened for appending. Returns (file, csv writer); the
+    file is line-buffered, so progress is visible while the run goes on."""
+    import csv
+
+    path = Path(path)
+    new = step == 0 or not path.exists()
+    if not new:
+        trim_log(path, step)
+    f = open(path, "w" if new else "a", newline="", buffering=1)
+    writer = csv.writer(f)
+    if new:
+        writer.writerow(header)
+    return f, writer
+
+
 def claim_folder(path: Path, identity: dict, what: str) -> None:
     """Record the settings an output folder is made with, or refuse a run whose settings differ (so results never mix)."""
     path = Path(path)

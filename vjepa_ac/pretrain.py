@@ -8,7 +8,6 @@ an EMA target encoder on the whole clip, and an L1 loss between prediction and l
 from __future__ import annotations
 
 import copy
-import csv
 import json
 import math
 import sys
@@ -26,7 +25,7 @@ from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
 from vjepa_ac.device import pick_device
 from vjepa_ac.encoder import Preprocess, default_encoder_dir, preprocess, save_encoder
-from vjepa_ac.io import atomic_path, remove_stale_temps, trim_log, write_json
+from vjepa_ac.io import atomic_path, open_step_log, remove_stale_temps, write_json
 from vjepa_ac.schedule import warmup_cosine
 
 
@@ -257,14 +256,7 @@ def pretrain(cfg: PretrainConfig) -> Path:
     write_json(out / "pretrain_config.json", asdict(cfg))
     grid = cfg.arch.crop_size // cfg.arch.patch_size
     t_tokens = cfg.frames // cfg.arch.tubelet_size
-    log_path = out / "log.csv"
-    new_log = not log_path.exists() or step == 0
-    if not new_log:
-        trim_log(log_path, step)
-    log_f = open(log_path, "w" if new_log else "a", newline="", buffering=1)  # line-buffered: progress is visible
-    writer = csv.writer(log_f)
-    if new_log:
-        writer.writerow(["step", "loss", "lr", "ema", "seconds"])
+    log_f, writer = open_step_log(out / "log.csv", step, ["step", "loss", "lr", "ema", "seconds"])
     t0 = time.time()
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and device.type in ("cpu", "cuda"))
     bar = tqdm(total=cfg.steps, initial=step, desc="pretrain", disable=not (cfg.progress if cfg.progress is not None else sys.stderr.isatty()))

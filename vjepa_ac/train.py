@@ -7,7 +7,6 @@ features, as in the release (`normalize_reps`). Runs under `torchrun` with DDP w
 
 from __future__ import annotations
 
-import csv
 import os
 import sys
 import time
@@ -22,7 +21,7 @@ from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
 from vjepa_ac.device import pick_device
 from vjepa_ac.features import FeatureCache
-from vjepa_ac.io import atomic_path, remove_stale_temps, trim_log, write_json
+from vjepa_ac.io import atomic_path, open_step_log, remove_stale_temps, write_json
 from vjepa_ac.predictor import ACPredictor, PredictorConfig, load_predictor, save_predictor  # noqa: F401  (re-exported)
 from vjepa_ac.schedule import SCHEDULES, learning_rate
 
@@ -282,13 +281,8 @@ def train(cfg: TrainConfig) -> Path:
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "train_config.json", asdict(cfg))
-        new = step == 0 or not (out / "log.csv").exists()
-        if not new:
-            trim_log(out / "log.csv", step)
-        log_f = open(out / "log.csv", "w" if new else "a", newline="", buffering=1)
-        log = csv.writer(log_f)
-        if new:
-            log.writerow(["step", "loss", "teacher_forced", "rollout", "lr", "val_teacher_forced", "val_rollout", "seconds"])
+        log_f, log = open_step_log(out / "log.csv", step, ["step", "loss", "teacher_forced", "rollout", "lr", "val_teacher_forced",
+                                                           "val_rollout", "seconds"])
     t0 = time.time()
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and device.type == "cuda")
     from tqdm import tqdm

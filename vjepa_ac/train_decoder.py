@@ -7,13 +7,11 @@ atomically) so a killed run resumes where it stopped, like the other trainers.
 
 from __future__ import annotations
 
-import csv
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -22,7 +20,7 @@ from vjepa_ac.data.reader import open_log
 from vjepa_ac.decoder import DecoderConfig, PatchDecoder, psnr, save_decoder, ssim, to_float
 from vjepa_ac.device import pick_device
 from vjepa_ac.features import FeatureCache
-from vjepa_ac.io import atomic_path, remove_stale_temps, trim_log, write_json
+from vjepa_ac.io import atomic_path, open_step_log, remove_stale_temps, write_json
 from vjepa_ac.schedule import warmup_cosine
 
 
@@ -141,13 +139,7 @@ def train_decoder(cfg: DecoderTrainConfig) -> Path:
         step = int(st["step"])
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "train_config.json", asdict(cfg))
-    new = step == 0 or not (out / "log.csv").exists()
-    if not new:
-        trim_log(out / "log.csv", step)
-    log_f = open(out / "log.csv", "w" if new else "a", newline="", buffering=1)
-    log = csv.writer(log_f)
-    if new:
-        log.writerow(["step", "loss", "l1", "lr", "val_psnr", "val_ssim", "val_l1", "seconds"])
+    log_f, log = open_step_log(out / "log.csv", step, ["step", "loss", "l1", "lr", "val_psnr", "val_ssim", "val_l1", "seconds"])
     from tqdm import tqdm
 
     bar = tqdm(total=cfg.steps, initial=step, desc="train-decoder", disable=not (sys.stderr.isatty() if cfg.progress is None else cfg.progress))
