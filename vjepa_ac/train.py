@@ -86,7 +86,7 @@ class Episodes:
         return self.cache.meta.get("identity")
 
     def split(self, val_fraction: float) -> tuple[list[int], list[int]]:
-        n = len(self.z)
+        n = len(self.state)
         n_val = max(1, int(n * val_fraction)) if n > 1 else 0
         return list(range(n - n_val)), list(range(n - n_val, n))
 
@@ -124,7 +124,6 @@ class StreamedEpisodes(Episodes):
             self.state.append(torch.from_numpy(s))
             self.action.append(torch.from_numpy(a))
             self.rows.append(self.mapping.rows(self.log, e))
-        self.z = self.state  # lengths per episode, for the window sampler
         self.dim, self.tokens = self.encoder.dim, self.encoder.num_patches
 
     def identity(self) -> str:
