@@ -14,7 +14,7 @@ from gymnasium import spaces
 from envs.controller import DiffIK, IKConfig
 from envs.geometry import euler_to_mat, mat_to_euler, mat_to_quat, project_points, quat_to_mat, yaw_mat
 from envs.rendering import CameraRenderer
-from envs.scene import ARM_JOINTS, CUBE_HALF, FINGER_JOINTS, FINGER_OPEN, SceneConfig, build_scene, camera_preset
+from envs.scene import ARM_JOINTS, CUBE_HALF, FINGER_JOINTS, FINGER_OPEN, WRIST_VIEWS, SceneConfig, build_scene, camera_preset
 
 # Gripper pointing straight down, fingers sliding along world y: the zero of the end-effector orientation.
 # (This yaw keeps joint 7 mid-range at home; the one a quarter turn away puts it near its limit.)
@@ -41,7 +41,7 @@ class PandaEnvConfig:
     max_joint_speed: float = 50.0  # rad/s; above it (or a NaN) the simulation counts as diverged
     max_episode_steps: int | None = None  # None: the task's default
     render_goal: bool = True
-    camera: str | None = None  # a named framing of envs.scene.CAMERAS ("wide", "workspace"); None: scene.camera as given
+    camera: str | None = None  # a named framing of envs.scene.CAMERAS ("wide", "workspace", "wide+wrist"); None: scene.camera as given
     scene: SceneConfig = field(default_factory=SceneConfig)
     ik: IKConfig = field(default_factory=IKConfig)
 
@@ -71,6 +71,9 @@ class PandaEnv(gym.Env):
 
         if self.cfg.camera is not None:
             self.cfg.scene = replace(self.cfg.scene, camera=camera_preset(self.cfg.camera))
+        self.wrist_view = self.cfg.camera in WRIST_VIEWS  # the frame's bottom half is the wrist camera's
+        if self.wrist_view and self.cfg.image_height % 2:
+            raise ValueError(f"camera={self.cfg.camera!r} stacks two views: image_height must be even, got {self.cfg.image_height}")
         self.model = build_scene(self.cfg.scene)
         self.data = mujoco.MjData(self.model)
         m = self.model
@@ -93,6 +96,7 @@ class PandaEnv(gym.Env):
         self.q_home = self._solve_home()
         self.ik.q_home = self.q_home
         self._renderer: CameraRenderer | None = None
+        self._wrist_renderer: CameraRenderer | None = None
 
         h, w = self.cfg.image_height, self.cfg.image_width
         lim = np.array([self.cfg.max_delta_pos] * 3 + [self.cfg.max_delta_rot] * 3 + [1.0], dtype=np.float32)
@@ -207,20 +211,30 @@ class PandaEnv(gym.Env):
         mujoco.mj_step(self.model, self.data, nstep=n)
 
     # ----- rendering ----------------------------------------------------------------------------------------------
+    @property
+    def front_height(self) -> int:
+        """Rows of the frame the front camera fills: all of them, or the top half when a wrist view shares it."""
+        return self.cfg.image_height // 2 if self.wrist_view else self.cfg.image_height
+
     def _camera(self) -> CameraRenderer:
         if self._renderer is None:
-            sc = self.cfg.scene
-            self._renderer = CameraRenderer(self.model, self.cfg.image_height, self.cfg.image_width, "front", sc.shadows, sc.reflections)
+            sc, w = self.cfg.scene, self.cfg.image_width
+            self._renderer = CameraRenderer(self.model, self.front_height, w, "front", sc.shadows, sc.reflections)
+            if self.wrist_view:
+                self._wrist_renderer = CameraRenderer(self.model, self.cfg.image_height - self.front_height, w, "panda/wrist", sc.shadows, sc.reflections)
         return self._renderer
 
     def render_image(self) -> np.ndarray:
-        """The front camera's current view, uint8 [H, W, 3]."""
-        return self._camera().render(self.data)
+        """The camera's current view, uint8 [H, W, 3]: the front camera's, over the wrist camera's in wrist framings."""
+        front = self._camera().render(self.data)
+        if not self.wrist_view:
+            return front
+        return np.concatenate([front, self._wrist_renderer.render(self.data)], axis=0)
 
     def project(self, points: np.ndarray) -> np.ndarray:
-        """Pixel coordinates (u, v) [P, 2] of world points [P, 3] in the front camera's frames."""
+        """Pixel coordinates (u, v) [P, 2] of world points [P, 3] in the front camera's part of the frame."""
         cam = self.cfg.scene.camera
-        return project_points(points, cam.eye, cam.target, cam.fovy, self.cfg.image_width, self.cfg.image_height)
+        return project_points(points, cam.eye, cam.target, cam.fovy, self.cfg.image_width, self.front_height)
 
     def render(self) -> np.ndarray | None:
         return self.render_image() if self.render_mode == "rgb_array" else None
@@ -362,9 +376,10 @@ class PandaEnv(gym.Env):
         return out
 
     def close(self) -> None:
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
+        for r in (self._renderer, self._wrist_renderer):
+            if r is not None:
+                r.close()
+        self._renderer = self._wrist_renderer = None
 
     # ----- helpers ------------------------------------------------------------------------------------------------
     def _task_info(self) -> dict:

@@ -35,14 +35,27 @@ class CameraConfig:
 # Named framings of the front camera (`camera=` env option). "wide" sees the whole robot and table, as a DROID
 # exterior camera does; the 5-cm cube is 4-5 px wide at 128 px. "workspace" frames the reachable workspace (the
 # hand at every reach goal and the objects), so the cube is ~8-10 px wide: about one 16-px patch instead of a third.
+# "wide+wrist" is two views in one frame: the top half is the wide view's middle band (same eye, the vertical field
+# of view halved about a raised target, so the hand and objects keep their size in pixels), the bottom half the wrist
+# camera's, which sees the open fingers and what lies between them; the frame stays square, so every model keeps its
+# token grid and cost.
 CAMERAS = {
     "wide": CameraConfig(),
     "workspace": CameraConfig(eye=(1.0, -0.35, 0.62), target=(0.47, 0.0, 0.14), fovy=42.0),
+    "wide+wrist": CameraConfig(target=(0.42, 0.0, 0.23), fovy=30.0),
 }
+WRIST_VIEWS = ("wide+wrist",)  # framings whose frame's bottom half is the wrist camera
+
+# The wrist camera, fixed to the hand (link 7's frame): beside the palm, across the fingers' slide axis, looking
+# along the approach direction past the finger tips, so both fingers frame the bottom corners of its view.
+WRIST_EYE = (0.055, -0.055, 0.09)
+WRIST_TARGET = (0.0, 0.0, 0.32)
+WRIST_UP = (0.7071, -0.7071, 0.0)
+WRIST_FOVY = 42.0  # vertical, for a 2:1 band (about 75 degrees across)
 
 
 def camera_preset(name: str) -> CameraConfig:
-    """The camera of a named framing; unknown names fail naming the known ones."""
+    """The front camera of a named framing; unknown names fail naming the known ones."""
     if name not in CAMERAS:
         raise ValueError(f"unknown camera {name!r}; known: {sorted(CAMERAS)}")
     return CAMERAS[name]
@@ -103,6 +116,8 @@ def _panda_model(low_poly: bool) -> mjcf.RootElement:
     hand = model.find("body", "panda0_link7")
     # Tool centre point between the finger pads: z along the approach direction, y along the finger slide.
     hand.add("site", name="tcp", pos=[0, 0, 0.235], euler=[0, 0, -0.785398], size=[0.005], rgba=[1, 0, 0, 0], group=4)
+    eye = np.array(WRIST_EYE)
+    hand.add("camera", name="wrist", pos=list(eye), quat=list(look_at_quat(eye, np.array(WRIST_TARGET), np.array(WRIST_UP))), fovy=WRIST_FOVY)
     return model
 
 

@@ -95,6 +95,8 @@ def check_config(cfg: EvalConfig) -> None:
     from vjepa_ac.device import pick_device
 
     pick_device(cfg.device)  # a device that is not here fails now, not as every episode's error
+    if cfg.policy == "planner" and cfg.world_model not in ("oracle", "sim"):
+        check_view(cfg)
     if cfg.decoder:
         if not cfg.rerun:
             raise ValueError("decoder= draws imagined frames into Rerun recordings: set rerun=DIR (or rerun=spawn) as well")
@@ -104,6 +106,31 @@ def check_config(cfg: EvalConfig) -> None:
 
         load_decoder(cfg.decoder)  # a missing or broken decoder fails now, before any episode runs
     cfg.agent.planner = cfg.planner
+
+
+def env_view(env: EnvConfig) -> dict:
+    """The camera framing and frame size a Panda env config renders (its defaults filled in)."""
+    from envs.panda_env import PandaEnvConfig
+
+    default = PandaEnvConfig()
+    camera = env.camera or env.kwargs.get("camera") or default.camera or "wide"
+    return {"camera": camera, "image_height": env.image_height, "image_width": env.image_width}
+
+
+def check_view(cfg: EvalConfig) -> None:
+    """Refuse to plan with an encoder of ours on another view than the one it was pretrained on: its embeddings of
+    another framing are meaningless, and the episodes would all fail without saying why."""
+    from vjepa_ac.encoder import trained_view
+
+    if not cfg.env.id.startswith("vjepa_ac/"):
+        return
+    trained = trained_view(cfg.encoder)
+    if trained is None:
+        return
+    here = env_view(cfg.env)
+    if trained["camera"] != here["camera"]:
+        raise ValueError(f"encoder={cfg.encoder} was pretrained on camera={trained['camera']!r} frames, but the env renders "
+                         f"camera={here['camera']!r}: set env.camera={trained['camera']} (or use an encoder pretrained on that view)")
 
 
 # ----- building the policy -------------------------------------------------------------------------------------------

@@ -150,3 +150,24 @@ def test_the_table_evaluates_a_given_model_in_the_learned_rows_and_its_encoder_i
     assert cell_config(cfg, "grasp", "sim").world_model == "sim" and cell_config(cfg, "grasp", "sim").episodes == 50
     gripper = cell_config(cfg, "grasp", "default+cem/gripper")
     assert (gripper.world_model, gripper.agent.gripper_from_goal, gripper.agent.use_subgoals) == ("runs/pred", True, True)
+
+
+def test_an_encoder_is_refused_on_another_camera_view_than_it_was_pretrained_on(tmp_path):
+    """The shipped encoder's `training.json` names its view; planning with it on another framing fails at start,
+    naming both views and the setting that fixes it, and writes nothing."""
+    from vjepa_ac.encoder import trained_view
+    from vjepa_ac.evaluate import check_config, env_view
+
+    trained = trained_view("default")["camera"]
+    assert trained == env_view(EnvConfig())["camera"]  # the defaults agree
+    other = "wide" if trained != "wide" else "wide+wrist"
+    cfg = small(tmp_path, world_model="default", env=EnvConfig(id="vjepa_ac/PandaGrasp-v0", camera=other))
+    import re
+
+    pattern = ".*".join(re.escape(x) for x in (f"camera={trained!r}", f"camera={other!r}", f"env.camera={trained}"))
+    with pytest.raises(ValueError, match=pattern):
+        check_config(cfg)
+    with pytest.raises(ValueError, match="env.camera"):
+        evaluate(cfg)
+    assert not (tmp_path / "eval").exists()
+    check_config(small(tmp_path, world_model="sim", env=EnvConfig(camera=other)))  # no encoder, no view to match

@@ -88,6 +88,41 @@ def test_camera_framings_are_named_and_the_workspace_one_shows_the_cube_larger()
         gym.make("vjepa_ac/PandaReach-v0", camera="top")
 
 
+def test_wrist_framing_stacks_the_front_band_over_a_wrist_view_that_moves_with_the_hand():
+    """`camera=wide+wrist`: a square frame whose top half is the front camera and bottom half the hand's camera, which
+    rides on the hand: brought over the cube, the cube fills far more of the wrist half than from the start pose, and
+    far more than of the front half."""
+    env = gym.make("vjepa_ac/PandaGrasp-v0", image_height=128, image_width=128, camera="wide+wrist").unwrapped
+    obs, _ = env.reset(seed=0)
+    assert obs["image"].shape == (128, 128, 3)
+
+    def cube_pixels(frame_of):
+        img = frame_of()
+        rgba = env.model.geom_rgba[env.cube_geom].copy()
+        env.model.geom_rgba[env.cube_geom] = [0, 0, 0, 0]
+        changed = np.abs(img.astype(int) - frame_of().astype(int)).sum(-1) > 30  # [H, W]
+        env.model.geom_rgba[env.cube_geom] = rgba
+        return int(changed[:64].sum()), int(changed[64:].sum())
+
+    _, wrist_far = cube_pixels(env.render_image)
+    above = env.cube_pos + [0, 0, 0.09]
+    for _ in range(12):  # the hand over the cube, fingers open
+        env.step(np.r_[np.clip((above - env.ee_state()[:3]) * 2, -0.05, 0.05), 0, 0, 0, -1].astype(np.float32))
+    after = env.render_image()
+    front, wrist = cube_pixels(env.render_image)
+    assert wrist > 5 * max(front, 1) and wrist > 3 * wrist_far, (front, wrist, wrist_far)
+    # the front half's projection still lands on the cube
+    from vjepa_ac.decoder import locate_colour, object_colour
+
+    uv = env.project(env.cube_pos[None])[0]
+    assert 0 <= uv[1] < 64
+    blob = locate_colour(after[None, :64], object_colour(after[:64], uv))[0]
+    assert np.linalg.norm(blob - uv) < 4.0, (blob, uv)
+    env.close()
+    with pytest.raises(ValueError, match="even"):
+        gym.make("vjepa_ac/PandaGrasp-v0", image_height=127, image_width=128, camera="wide+wrist")
+
+
 def test_same_seed_same_episode_other_seed_other_episode():
     def run(seed):
         env = gym.make("vjepa_ac/PandaGrasp-v0", **SMALL)
