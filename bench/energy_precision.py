@@ -13,7 +13,8 @@ with the true dynamics (`world_model=sim+image`) can only be as precise as this.
 
 Energies (z layer-normed patch embeddings [N, D]): `l1` the mean absolute difference (V-JEPA 2-AC's); `l2` the mean
 squared difference; `top8` the mean of the 8 largest per-token L1 differences (of N tokens: where the frames differ);
-`pixels` the L1 of the raw frames, for reference.
+`pixels` the L1 of the raw frames, for reference. With a two-view framing (`--camera wide+wrist`) the L1 over each
+half's tokens and pixels is reported too: which view pins the hand.
 """
 
 from __future__ import annotations
@@ -29,11 +30,18 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def energies(z: torch.Tensor, g: torch.Tensor, frames: np.ndarray, goal_frame: np.ndarray) -> dict[str, np.ndarray]:
-    """z [M, N, D], g [N, D] -> {name: [M]}."""
+def energies(z: torch.Tensor, g: torch.Tensor, frames: np.ndarray, goal_frame: np.ndarray, halves: bool = False) -> dict[str, np.ndarray]:
+    """z [M, N, D], g [N, D] -> {name: [M]}; with `halves` (a frame of two stacked views, row-major token grid), also
+    the L1 over the top (front) and bottom (wrist) halves' tokens and pixels alone."""
     d = (z - g).abs()  # [M, N, D]
     per_token = d.mean(-1)  # [M, N]
-    return {
+    extra = {}
+    if halves:
+        n, rows = d.shape[1] // 2, frames.shape[1] // 2
+        px = np.abs(frames.astype(np.float32) - goal_frame.astype(np.float32)) / 255.0  # [M, H, W, 3]
+        extra = {"l1, front half's tokens": per_token[:, :n].mean(1).numpy(), "l1, wrist half's tokens": per_token[:, n:].mean(1).numpy(),
+                 "pixels, front half": px[:, :rows].mean((1, 2, 3)), "pixels, wrist half": px[:, rows:].mean((1, 2, 3))}
+    return extra | {
         "l1": d.mean((1, 2)).numpy(),
         "l2": ((z - g) ** 2).mean((1, 2)).numpy(),
         "top8": per_token.topk(min(8, per_token.shape[1]), dim=1).values.mean(1).numpy(),
@@ -81,7 +89,7 @@ def main() -> None:
         with torch.no_grad():
             g = enc.embed_images(goal_frame[None])[0].cpu()
             z = torch.cat([enc.embed_images(frames[i : i + 64]).cpu() for i in range(0, len(frames), 64)])
-        for name, e in energies(z, g, frames, goal_frame).items():
+        for name, e in energies(z, g, frames, goal_frame, halves=env.wrist_view).items():
             r = res.setdefault(name, {"argmin": [], "rho": [], "near": [], "far": []})
             others = np.delete(np.arange(len(e)), exact)
             r["argmin"].append(dist[others[int(np.argmin(e[others]))]])

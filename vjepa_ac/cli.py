@@ -14,6 +14,7 @@ from vjepa_ac.features import EncodeConfig
 from vjepa_ac.predictor import ExportConfig
 from vjepa_ac.pretrain import PretrainConfig
 from vjepa_ac.table import TableConfig
+from vjepa_ac.tradeoff import TradeoffConfig
 from vjepa_ac.viz import VizConfig
 from vjepa_ac.train import TrainConfig
 from vjepa_ac.train_decoder import DecoderTrainConfig
@@ -25,6 +26,7 @@ ConfigStore.instance().store(name="encode_schema", node=EncodeConfig)
 ConfigStore.instance().store(name="train_schema", node=TrainConfig)
 ConfigStore.instance().store(name="eval_schema", node=EvalConfig)
 ConfigStore.instance().store(name="table_schema", node=TableConfig)
+ConfigStore.instance().store(name="tradeoff_schema", node=TradeoffConfig)
 ConfigStore.instance().store(name="viz_schema", node=VizConfig)
 ConfigStore.instance().store(name="export_schema", node=ExportConfig)
 ConfigStore.instance().store(name="train_decoder_schema", node=DecoderTrainConfig)
@@ -105,6 +107,17 @@ def table_app(cfg: DictConfig) -> None:
     print(f"\nwritten to {c.out}/table.md; videos in {c.out}/<task>/<policy>/videos/")
 
 
+@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="tradeoff")
+def tradeoff_app(cfg: DictConfig) -> None:
+    """Success against planning time per action over CEM budgets, as a PNG plot and a CSV."""
+    from vjepa_ac.tradeoff import run_tradeoff
+
+    c: TradeoffConfig = _plain(cfg, TradeoffConfig)
+    path, text = run_tradeoff(c)
+    print(text, end="")
+    print(f"plot written to {path}")
+
+
 @hydra.main(version_base="1.3", config_path=CONFIGS, config_name="viz")
 def viz_app(cfg: DictConfig) -> None:
     """Show a recorded trajectory log in Rerun: frames, end-effector path, states and actions."""
@@ -141,7 +154,7 @@ def merge_main() -> None:
 
 
 COMMANDS = {"collect": collect_app, "pretrain": pretrain_app, "encode": encode_app, "train": train_app, "train-decoder": train_decoder_app,
-            "eval": eval_app, "table": table_app, "viz": viz_app, "export": export_app, "merge-results": merge_main}
+            "eval": eval_app, "table": table_app, "tradeoff": tradeoff_app, "viz": viz_app, "export": export_app, "merge-results": merge_main}
 
 
 def main() -> None:
