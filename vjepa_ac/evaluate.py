@@ -95,6 +95,7 @@ def check_config(cfg: EvalConfig) -> None:
     from vjepa_ac.device import pick_device
 
     pick_device(cfg.device)  # a device that is not here fails now, not as every episode's error
+    check_sources(cfg)
     if cfg.policy == "planner" and cfg.world_model not in ("oracle", "sim"):
         check_view(cfg)
     if cfg.decoder:
@@ -106,6 +107,36 @@ def check_config(cfg: EvalConfig) -> None:
 
         load_decoder(cfg.decoder)  # a missing or broken decoder fails now, before any episode runs
     cfg.agent.planner = cfg.planner
+
+
+WORLD_MODELS = ("default", "oracle", *SIM_MODELS)
+
+
+def check_sources(cfg: EvalConfig) -> None:
+    """The env, world model and encoder must be buildable: a typo fails here, naming the value and the choices, not
+    as every episode's crash in the workers."""
+    try:
+        make_env(cfg.env).close()
+    except Exception as e:
+        import envs
+
+        raise ValueError(f"env.id={cfg.env.id!r} cannot be built ({type(e).__name__}: {e}); this package's envs: "
+                         f"{sorted(envs.ENV_IDS)} (or any registered Gymnasium id with its options in env.kwargs)") from e
+    if cfg.policy != "planner":
+        return
+    if cfg.world_model not in WORLD_MODELS:
+        p = Path(cfg.world_model)
+        if not ((p.is_dir() and (p / "config.json").exists() and (p / "model.safetensors").exists())
+                or (p.is_file() and p.suffix in (".pt", ".pth", ".tar"))):
+            raise ValueError(f"world_model={cfg.world_model!r} is none of {list(WORLD_MODELS)}, nor a predictor folder "
+                             "(config.json + model.safetensors, as `vjepa-ac train` writes) nor a V-JEPA 2-AC release file (.pt)")
+    if cfg.world_model in ("oracle", "sim") or cfg.encoder == "default":
+        return
+    p = Path(cfg.encoder)
+    looks_like_hub_id = not p.is_absolute() and not str(cfg.encoder).startswith(".") and len(p.parts) == 2 and not p.exists()
+    if not (p.exists() or looks_like_hub_id):
+        raise ValueError(f"encoder={cfg.encoder!r} does not exist: give 'default', an encoder folder (config.json + "
+                         "model.safetensors, as `vjepa-ac pretrain` exports), an original release file (.pt) or a Hugging Face hub id")
 
 
 def env_view(env: EnvConfig) -> dict:
