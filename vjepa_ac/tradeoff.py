@@ -104,7 +104,8 @@ def plot(pts: list[dict], path: str | Path, title: str = "") -> Path:
                 continue
             x = [p["ms_per_action"] for p in ps]
             y = [100 * p["success"] for p in ps]
-            err = [[100 * (p["success"] - p["ci_low"]) for p in ps], [100 * (p["ci_high"] - p["success"]) for p in ps]]
+            # Wilson bounds at 0 or n successes land a rounding error past the rate: clamp, errorbar refuses negatives
+            err = [[100 * max(0.0, p["success"] - p["ci_low"]) for p in ps], [100 * max(0.0, p["ci_high"] - p["success"]) for p in ps]]
             ax.errorbar(x, y, yerr=err, marker="o", capsize=3, color=f"C{i}", label=r)
             for p, xi, yi in zip(ps, x, y):
                 ax.annotate(p["budget"], (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7, color=f"C{i}")

@@ -67,3 +67,16 @@ def test_budgets_and_rows_that_cannot_vary_are_refused_before_anything_runs(tmp_
     c = budget_config(TradeoffConfig(out=str(tmp_path / "t")), "grasp", "default+cem", "64x4")
     assert (c.agent.cem.samples, c.agent.cem.iterations, c.agent.cem.elites) == (64, 4, 12)
     assert np.isclose(TradeoffConfig().elite_fraction * 32, 6)
+
+
+def test_the_plot_draws_points_at_no_and_at_every_success(tmp_path):
+    """Wilson bounds at 0/n and n/n sit a rounding error past the rate; the plot still draws them."""
+    from vjepa_ac.evaluate import wilson
+    from vjepa_ac.tradeoff import plot
+
+    pts = []
+    for k, ms, b in ((0, 60.0, "8x2"), (20, 300.0, "32x3")):
+        lo, hi = wilson(k, 20)
+        pts.append({"task": "grasp", "row": "default+cem", "budget": b, "episodes": 20, "success": k / 20,
+                    "ci_low": lo + 1e-12 * (k == 0), "ci_high": hi - 1e-12 * (k == 20), "ms_per_action": ms})
+    assert plot(pts, tmp_path / "p.png").stat().st_size > 5000
