@@ -93,6 +93,7 @@ def plot(pts: list[dict], path: str | Path, title: str = "") -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     tasks = list(dict.fromkeys(p["task"] for p in pts))
     rows = list(dict.fromkeys(p["row"] for p in pts))
@@ -111,15 +112,24 @@ def plot(pts: list[dict], path: str | Path, title: str = "") -> Path:
                 ax.annotate(p["budget"], (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7, color=f"C{i}")
         ax.axvline(250, color="0.6", ls=":", lw=1)
         ax.set_xscale("log")
+        ticks = [t for t in (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000)
+                 if 0.5 * min(p["ms_per_action"] for p in pts) <= t <= 2 * max(p["ms_per_action"] for p in pts)]
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("planning time per action, median (ms)")
-        ax.set_title(f"{t} ({', '.join(sorted({str(p['episodes']) for p in pts if p['task'] == t}))} episodes per point)")
+        n = sorted({p["episodes"] for p in pts if p["task"] == t})
+        ax.set_title(f"{t} ({'/'.join(map(str, n))} episodes per point)")
         ax.grid(alpha=0.3, which="both")
         ax.set_ylim(-3, 103)
     axes[0][0].set_ylabel("success (%), 95 % Wilson interval")
-    axes[0][-1].legend(loc="lower right", fontsize=8)
+    handles = {}
+    for ax in axes[0]:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda p: fig.savefig(p, dpi=110, format="png"))
@@ -139,6 +149,6 @@ def run_tradeoff(cfg: TradeoffConfig) -> tuple[Path, str]:
     root = Path(cfg.out)
     atomic_write(root / "tradeoff.csv", lambda p: p.write_text(buf.getvalue()))
     write_json(root / "tradeoff.json", pts)
-    seeds = f"seeds {cfg.table.base.seed}-{cfg.table.base.seed + cfg.table.episodes - 1}"
+    seeds = f"episode i resets with seed {cfg.table.base.seed} + i"
     path = plot(pts, cfg.plot or root / "tradeoff.png", title=f"CEM budgets (samples x iterations), horizon {cfg.table.base.agent.horizon}; {seeds}")
     return path, buf.getvalue()
