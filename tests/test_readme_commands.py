@@ -1,6 +1,6 @@
 """Every `vjepa-ac` command the README shows runs through the installed console script, as a user would type it, with
 tiny settings, in the order a user chains them (collect -> pretrain -> encode -> train -> export, decoders, eval,
-table, viz, merge-results); and the README names no command this test does not run."""
+table, tradeoff, viz, merge-results); and the README names no command this test does not run."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def readme_commands() -> set[str]:
     return set(re.findall(r"vjepa-ac ([a-z][a-z-]+)", README.read_text()))
 
 
-RUN_HERE = {"collect", "pretrain", "encode", "train", "train-decoder", "export", "eval", "table", "viz", "merge-results"}
+RUN_HERE = {"collect", "pretrain", "encode", "train", "train-decoder", "export", "eval", "table", "tradeoff", "viz", "merge-results"}
 
 
 def test_the_readme_names_only_commands_this_test_runs():
@@ -69,3 +69,7 @@ def test_every_readme_command_runs_through_the_console_script(tmp_path):
         "base.videos=0", "base.env.max_episode_steps=2", "base.env.image_height=48", "base.env.image_width=48")
     out = run("merge-results", str(tmp_path / "table"))
     assert "reach" in out
+    out = run("tradeoff", f"out={tmp_path / 'tradeoff'}", "budgets=[4x1]", "table.tasks=[reach]", "table.rows=[oracle]",
+              "table.episodes=1", "table.base.workers=1", "table.base.videos=0", "table.base.env.max_episode_steps=2",
+              "table.base.env.image_height=48", "table.base.env.image_width=48")
+    assert "reach,oracle,4x1" in out and (tmp_path / "tradeoff" / "tradeoff.png").exists()
