@@ -35,8 +35,8 @@ class CameraConfig:
 # Named framings of the front camera (`camera=` env option). "wide" sees the whole robot and table, as a DROID
 # exterior camera does; the 5-cm cube is 4-5 px wide at 128 px. "workspace" frames the reachable workspace (the
 # hand at every reach goal and the objects), so the cube is ~8-10 px wide: about one 16-px patch instead of a third.
-# "wide+wrist" is two views in one frame: the top half is the wide view's middle band (same eye, the vertical field
-# of view halved about a raised target, so the hand and objects keep their size in pixels), the bottom half the wrist
+# "wide+wrist" is two views in one frame: the top half is a band of the wide view (same eye, 30 of its 48 degrees of
+# vertical field about a raised target, so the hand and objects keep ~80 % of their size in pixels), the bottom half the wrist
 # camera's, which sees the open fingers and what lies between them; the frame stays square, so every model keeps its
 # token grid and cost.
 CAMERAS = {

@@ -243,9 +243,9 @@ def save_encoder(model: VJEPA2Model, prep: Preprocess, path: str | Path, dtype: 
     (path / PREPROCESS_FILE).write_text(json.dumps(asdict(prep), indent=2))
 
 
-def trained_view(source: str | Path = "default") -> dict | None:
-    """The Panda view an encoder of ours was pretrained on: {"camera", "image_height", "image_width"} from the
-    `training.json` that `vjepa-ac pretrain` writes beside it; None for encoders without one (official releases)."""
+def trained_camera(source: str | Path = "default") -> str | None:
+    """The Panda camera framing an encoder of ours was pretrained on, from the `training.json` that `vjepa-ac
+    pretrain` writes beside it; None for encoders without one (official releases) or trained on other envs."""
     path = default_encoder_dir() if str(source) == "default" else Path(source)
     f = path / "training.json"
     if not path.is_dir() or not f.exists():
@@ -253,8 +253,7 @@ def trained_view(source: str | Path = "default") -> dict | None:
     env = json.loads(f.read_text()).get("env") or {}
     if not env.get("id", "").startswith("vjepa_ac/"):
         return None
-    camera = env.get("camera") or (env.get("kwargs") or {}).get("camera") or "wide"
-    return {"camera": camera, "image_height": env.get("image_height"), "image_width": env.get("image_width")}
+    return env.get("camera") or (env.get("kwargs") or {}).get("camera") or "wide"
 
 
 def default_encoder_dir() -> Path:

@@ -139,29 +139,24 @@ def check_sources(cfg: EvalConfig) -> None:
                          "model.safetensors, as `vjepa-ac pretrain` exports), an original release file (.pt) or a Hugging Face hub id")
 
 
-def env_view(env: EnvConfig) -> dict:
-    """The camera framing and frame size a Panda env config renders (its defaults filled in)."""
+def env_camera(env: EnvConfig) -> str:
+    """The camera framing a Panda env config renders (the env's default filled in)."""
     from envs.panda_env import PandaEnvConfig
 
-    default = PandaEnvConfig()
-    camera = env.camera or env.kwargs.get("camera") or default.camera or "wide"
-    return {"camera": camera, "image_height": env.image_height, "image_width": env.image_width}
+    return env.camera or env.kwargs.get("camera") or PandaEnvConfig().camera or "wide"
 
 
 def check_view(cfg: EvalConfig) -> None:
     """Refuse to plan with an encoder of ours on another view than the one it was pretrained on: its embeddings of
     another framing are meaningless, and the episodes would all fail without saying why."""
-    from vjepa_ac.encoder import trained_view
+    from vjepa_ac.encoder import trained_camera
 
     if not cfg.env.id.startswith("vjepa_ac/"):
         return
-    trained = trained_view(cfg.encoder)
-    if trained is None:
-        return
-    here = env_view(cfg.env)
-    if trained["camera"] != here["camera"]:
-        raise ValueError(f"encoder={cfg.encoder} was pretrained on camera={trained['camera']!r} frames, but the env renders "
-                         f"camera={here['camera']!r}: set env.camera={trained['camera']} (or use an encoder pretrained on that view)")
+    trained, here = trained_camera(cfg.encoder), env_camera(cfg.env)
+    if trained is not None and trained != here:
+        raise ValueError(f"encoder={cfg.encoder} was pretrained on camera={trained!r} frames, but the env renders "
+                         f"camera={here!r}: set env.camera={trained} (or use an encoder pretrained on that view)")
 
 
 # ----- building the policy -------------------------------------------------------------------------------------------

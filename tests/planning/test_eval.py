@@ -155,11 +155,11 @@ def test_the_table_evaluates_a_given_model_in_the_learned_rows_and_its_encoder_i
 def test_an_encoder_is_refused_on_another_camera_view_than_it_was_pretrained_on(tmp_path):
     """The shipped encoder's `training.json` names its view; planning with it on another framing fails at start,
     naming both views and the setting that fixes it, and writes nothing."""
-    from vjepa_ac.encoder import trained_view
-    from vjepa_ac.evaluate import check_config, env_view
+    from vjepa_ac.encoder import trained_camera
+    from vjepa_ac.evaluate import check_config, env_camera
 
-    trained = trained_view("default")["camera"]
-    assert trained == env_view(EnvConfig())["camera"]  # the defaults agree
+    trained = trained_camera("default")
+    assert trained == env_camera(EnvConfig())  # the defaults agree
     other = "wide" if trained != "wide" else "wide+wrist"
     cfg = small(tmp_path, world_model="default", env=EnvConfig(id="vjepa_ac/PandaGrasp-v0", camera=other))
     import re
