@@ -3,9 +3,9 @@ ladder (`default+cem`, `sim`, ...) and tasks; every cell a resumable evaluation,
 
 from __future__ import annotations
 
-import copy
 import csv
 import io
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,10 +73,8 @@ def points(cfg: TradeoffConfig) -> list[dict]:
                 c = budget_config(cfg, t, r, b)
                 results = Path(c.out) / "results.json"
                 if cfg.run:
-                    s = evaluate(copy.deepcopy(c))
+                    s = evaluate(c)  # budget_config builds a fresh config for each point
                 elif results.exists():
-                    import json
-
                     s = json.loads(results.read_text())
                 else:
                     continue
