@@ -119,7 +119,7 @@ def main() -> None:
     torch.set_grad_enabled(False)
     wm = LatentWorldModel(load_encoder(args.encoder), load_predictor(args.predictor))
     if not args.skip_global:
-        global_and_local(wm, scenes, poses, args.camera)
+        global_and_local(wm, args.scenes, args.poses, args.camera)
     if args.path_episodes:
         expert_paths(wm, args.path_episodes, args.camera)
 

@@ -54,8 +54,10 @@ def wrap_angle(a: np.ndarray | float) -> np.ndarray | float:
     return (np.asarray(a) + np.pi) % (2 * np.pi) - np.pi
 
 
-def look_at_quat(eye: np.ndarray, target: np.ndarray, up: np.ndarray = np.array([0.0, 0.0, 1.0])) -> np.ndarray:
-    """MuJoCo camera quaternion (w, x, y, z) at `eye` looking at `target` (camera looks along its -z)."""
+def look_at_quat(eye: np.ndarray, target: np.ndarray, up: np.ndarray | None = None) -> np.ndarray:
+    """MuJoCo camera quaternion (w, x, y, z) at `eye` looking at `target` (camera looks along its -z); `up` world +z
+    unless given."""
+    up = np.array([0.0, 0.0, 1.0]) if up is None else up
     fwd = np.asarray(target, float) - np.asarray(eye, float)
     fwd /= np.linalg.norm(fwd)
     right = np.cross(fwd, up)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import colorsys
+import copy
 from dataclasses import dataclass, field, replace
 
 import envs.rendering  # noqa: F401  (sets the GL backend before mujoco is imported)
@@ -57,7 +58,7 @@ class PandaEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
 
     def __init__(self, task, config: PandaEnvConfig | None = None, render_mode: str | None = "rgb_array", **overrides):
-        self.cfg = config or PandaEnvConfig()
+        self.cfg = copy.deepcopy(config) if config is not None else PandaEnvConfig()  # never the caller's object
         for k, v in overrides.items():
             if not hasattr(self.cfg, k):
                 raise TypeError(f"unknown Panda env option {k!r}; options: {sorted(self.cfg.__dataclass_fields__)}")
@@ -176,8 +177,10 @@ class PandaEnv(gym.Env):
         """World rotation of the TCP for an end-effector orientation (roll, pitch, yaw relative to gripper-down)."""
         return euler_to_mat(rpy) @ R_DOWN
 
-    def set_arm(self, pos: np.ndarray, rpy: np.ndarray = np.zeros(3), closure: float = 0.0) -> None:
-        """Teleport the arm so the TCP is at a pose, and hold it there (actuator targets set to match)."""
+    def set_arm(self, pos: np.ndarray, rpy: np.ndarray | None = None, closure: float = 0.0) -> None:
+        """Teleport the arm so the TCP is at a pose (orientation `rpy`, gripper-down when None), and hold it there
+        (actuator targets set to match)."""
+        rpy = np.zeros(3) if rpy is None else rpy
         qpos = self.data.qpos.copy()
         qpos[self.arm_qadr] = self.q_home
         q, err = self.ik.solve(qpos, np.asarray(pos, float), self.target_mat(rpy), iterations=300)
@@ -282,6 +285,9 @@ class PandaEnv(gym.Env):
             cup_xy = rng.uniform(lo + [0.0, -0.05], hi + [0.05, 0.05])
             if np.linalg.norm(cup_xy - cube_xy) > 0.14:
                 break
+        else:
+            raise ValueError(f"no cup position 14 cm clear of the cube in 100 draws: the object region object_low="
+                             f"{self.cfg.object_low}, object_high={self.cfg.object_high} is too small for both")
         self.set_cube(np.array([*cube_xy, CUBE_HALF]), rng.uniform(-np.pi, np.pi))
         self.set_cup(np.array([*cup_xy, 0.0]))
         start = np.array(self.cfg.home_pos) + rng.uniform(-1, 1, 3) * np.array(self.cfg.start_noise)
@@ -336,7 +342,7 @@ class PandaEnv(gym.Env):
         diverged = False
         try:
             mujoco.mj_step(self.model, self.data, nstep=self.n_substeps)
-        except Exception:  # MuJoCo raises on some instabilities; treat them like a NaN
+        except mujoco.FatalError:  # MuJoCo's own error on some instabilities; treat it like a NaN
             diverged = True
         diverged = diverged or [self.data.warning[w].number for w in bad] != warnings_before
         diverged = diverged or not (np.all(np.isfinite(self.data.qpos)) and np.all(np.isfinite(self.data.qvel)))

@@ -27,7 +27,7 @@ def _workspace_goal(rng: np.random.Generator, avoid: np.ndarray, min_dist: float
         goal = rng.uniform([0.35, -0.25, 0.08], [0.65, 0.25, 0.35])
         if np.linalg.norm(goal - avoid) > min_dist:
             return goal
-    return goal
+    raise ValueError(f"no goal {min_dist} m from {avoid} in 100 draws of the goal region")
 
 
 def _hold_cube(env, pos: np.ndarray, yaw: float) -> None:
@@ -127,6 +127,9 @@ class PickPlace:
             xy = rng.uniform(env.cfg.object_low, env.cfg.object_high)
             if np.linalg.norm(xy - start[:2]) > 0.12 and np.linalg.norm(xy - cup[:2]) > 0.12:
                 break
+        else:
+            raise ValueError(f"no place spot 12 cm clear of the cube and the cup in 100 draws: the object region "
+                             f"object_low={env.cfg.object_low}, object_high={env.cfg.object_high} is too small")
         return {"position": np.array([*xy, CUBE_HALF]), "object_start": start, "object_yaw": np.array(env.cube_yaw())}
 
     def configure_goal(self, env) -> None:

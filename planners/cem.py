@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from planners.common import CostFn, IterationRecord, PlanResult, as_bounds, check_costs
+from planners.common import CostFn, PlanResult, sample_and_refit
 
 
 @dataclass
@@ -46,28 +46,9 @@ def cem(
         PlanResult with the best sequence seen, its cost, and one IterationRecord per iteration.
     """
     cfg = cfg or CEMConfig()
-    if not 0 < cfg.elites <= cfg.samples:
-        raise ValueError(f"elites must be in 1..samples ({cfg.samples}), got {cfg.elites}")
-    lo, hi = as_bounds(action_low, action_high, None, device, torch.float32)
-    half = (hi - lo) / 2  # [A]
-    mean = ((lo + hi) / 2).expand(horizon, -1).clone() if init is None else init.to(device, torch.float32).clone()  # [H, A]
-    if mean.shape != (horizon, lo.numel()):
-        raise ValueError(f"init must have shape [{horizon}, {lo.numel()}], got {tuple(mean.shape)}")
-    std = (cfg.init_std * half).expand(horizon, -1).clone()  # [H, A]
-    min_std = cfg.min_std * half
-    best, best_cost = mean.clone(), float("inf")
-    records = []
-    for _ in range(cfg.iterations):
-        noise = torch.randn((cfg.samples, *mean.shape), generator=generator, device=device)  # [S, H, A]
-        samples = (mean + std * noise).clamp(lo, hi)
-        samples[0] = mean.clamp(lo, hi)  # the current mean competes too, so the plan never gets worse
-        costs = check_costs(cost_fn(samples), cfg.samples)  # [S]
-        elite_costs, idx = torch.topk(costs, cfg.elites, largest=False)
-        elites = samples[idx]  # [K, H, A]
-        records.append(IterationRecord(mean.clone(), std.clone(), elites, elite_costs, costs, samples if cfg.keep_samples else None))
-        if elite_costs[0] < best_cost:
-            best, best_cost = elites[0].clone(), float(elite_costs[0])
-        mean = cfg.momentum_mean * mean + (1 - cfg.momentum_mean) * elites.mean(0)
-        std = cfg.momentum_std * std + (1 - cfg.momentum_std) * elites.std(0, unbiased=False)
-        std = torch.maximum(std, min_std)
-    return PlanResult(best, best_cost, std, records)
+
+    def refit(mean, std, elites, elite_costs):
+        return (cfg.momentum_mean * mean + (1 - cfg.momentum_mean) * elites.mean(0),
+                cfg.momentum_std * std + (1 - cfg.momentum_std) * elites.std(0, unbiased=False))
+
+    return sample_and_refit(cost_fn, horizon, action_low, action_high, init, cfg, generator, device, refit)

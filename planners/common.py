@@ -55,3 +55,41 @@ def shift_plan(plan: torch.Tensor, fill: torch.Tensor | None = None) -> torch.Te
     """Warm start for the next control step: drop the executed first action, repeat the last (or `fill`)."""
     tail = plan[-1:] if fill is None else fill.reshape(1, -1).to(plan)
     return torch.cat([plan[1:], tail], dim=0)
+
+
+def sample_and_refit(cost_fn: CostFn, horizon: int, action_low, action_high, init: torch.Tensor | None, cfg,
+                     generator: torch.Generator | None, device, refit: Callable, noise_fn: Callable | None = None) -> PlanResult:
+    """The loop CEM and MPPI share: sample around a mean [H, A] (the current mean itself is one sample, so the plan
+    never gets worse), clamp to the bounds, score, keep the `cfg.elites` best, record the iteration, then
+    `refit(mean, std, elites [K, H, A], elite_costs [K]) -> (mean, std)` (or None to keep them), with the std held
+    above `cfg.min_std` of each dim's half range. `noise_fn(noise [S, H, A]) -> noise` shapes the standard noise.
+
+    cfg needs samples, iterations, elites, init_std, min_std, keep_samples."""
+    if not 0 < cfg.elites <= cfg.samples:
+        raise ValueError(f"elites must be in 1..samples ({cfg.samples}), got {cfg.elites}")
+    lo, hi = as_bounds(action_low, action_high, None, device, torch.float32)
+    half = (hi - lo) / 2  # [A]
+    mean = ((lo + hi) / 2).expand(horizon, -1).clone() if init is None else init.to(device, torch.float32).clone()  # [H, A]
+    if mean.shape != (horizon, lo.numel()):
+        raise ValueError(f"init must have shape [{horizon}, {lo.numel()}], got {tuple(mean.shape)}")
+    std = (cfg.init_std * half).expand(horizon, -1).clone()  # [H, A]
+    min_std = cfg.min_std * half
+    best, best_cost = mean.clone(), float("inf")
+    records = []
+    for _ in range(cfg.iterations):
+        noise = torch.randn((cfg.samples, *mean.shape), generator=generator, device=device)  # [S, H, A]
+        if noise_fn is not None:
+            noise = noise_fn(noise)
+        samples = (mean + std * noise).clamp(lo, hi)
+        samples[0] = mean.clamp(lo, hi)
+        costs = check_costs(cost_fn(samples), cfg.samples)  # [S]
+        elite_costs, idx = torch.topk(costs, cfg.elites, largest=False)
+        elites = samples[idx]  # [K, H, A]
+        records.append(IterationRecord(mean.clone(), std.clone(), elites, elite_costs, costs, samples if cfg.keep_samples else None))
+        if elite_costs[0] < best_cost:
+            best, best_cost = elites[0].clone(), float(elite_costs[0])
+        update = refit(mean, std, elites, elite_costs)
+        if update is not None:
+            mean, std = update
+            std = torch.maximum(std, min_std)
+    return PlanResult(best, best_cost, std, records)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from planners.common import CostFn, IterationRecord, PlanResult, as_bounds, check_costs
+from planners.common import CostFn, PlanResult, sample_and_refit
 
 
 @dataclass
@@ -50,34 +50,18 @@ def mppi(
     Args and returns as `planners.cem.cem`.
     """
     cfg = cfg or MPPIConfig()
-    if not 0 < cfg.elites <= cfg.samples or cfg.temperature <= 0:
-        raise ValueError(f"need 0 < elites <= samples and temperature > 0; got elites={cfg.elites}, temperature={cfg.temperature}")
-    lo, hi = as_bounds(action_low, action_high, None, device, torch.float32)
-    half = (hi - lo) / 2
-    mean = ((lo + hi) / 2).expand(horizon, -1).clone() if init is None else init.to(device, torch.float32).clone()  # [H, A]
-    if mean.shape != (horizon, lo.numel()):
-        raise ValueError(f"init must have shape [{horizon}, {lo.numel()}], got {tuple(mean.shape)}")
-    std = (cfg.init_std * half).expand(horizon, -1).clone()
-    min_std = cfg.min_std * half
-    best, best_cost = mean.clone(), float("inf")
-    records = []
-    for _ in range(cfg.iterations):
-        noise = _smooth(torch.randn((cfg.samples, *mean.shape), generator=generator, device=device), cfg.smoothing)
-        samples = (mean + std * noise).clamp(lo, hi)  # [S, H, A]
-        samples[0] = mean.clamp(lo, hi)
-        costs = check_costs(cost_fn(samples), cfg.samples)
-        elite_costs, idx = torch.topk(costs, cfg.elites, largest=False)
-        elites = samples[idx]  # [K, H, A]
-        records.append(IterationRecord(mean.clone(), std.clone(), elites, elite_costs, costs, samples if cfg.keep_samples else None))
-        if elite_costs[0] < best_cost:
-            best, best_cost = elites[0].clone(), float(elite_costs[0])
+    if cfg.temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {cfg.temperature}")
+
+    def refit(mean, std, elites, elite_costs):
         finite = torch.isfinite(elite_costs)
         if not finite.any():
-            continue  # every sample failed: keep the distribution and sample again
+            return None  # every sample failed: keep the distribution and sample again
         c = torch.where(finite, elite_costs, elite_costs[finite].max())
         spread = (c.max() - c.min()).clamp_min(1e-8)
         w = torch.softmax(-(c - c.min()) / (cfg.temperature * spread), dim=0)  # [K]
-        mean = (w[:, None, None] * elites).sum(0)
-        std = torch.sqrt((w[:, None, None] * (elites - mean) ** 2).sum(0)).clamp_min(0)
-        std = torch.maximum(std, min_std)
-    return PlanResult(best, best_cost, std, records)
+        new_mean = (w[:, None, None] * elites).sum(0)
+        return new_mean, torch.sqrt((w[:, None, None] * (elites - new_mean) ** 2).sum(0))
+
+    return sample_and_refit(cost_fn, horizon, action_low, action_high, init, cfg, generator, device, refit,
+                            lambda noise: _smooth(noise, cfg.smoothing))

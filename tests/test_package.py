@@ -11,9 +11,15 @@ import vjepa_ac
 
 
 @pytest.mark.parametrize("name", vjepa_ac.__all__)
-def test_every_public_name_imports_from_the_top_level(name):
-    assert getattr(vjepa_ac, name) is not None
-    assert name in dir(vjepa_ac)
+def test_every_public_name_is_its_defining_modules_object(name):
+    """`vjepa_ac.X` is the very object its module defines (a class or function of that name, not a stale copy)."""
+    import importlib
+    import inspect
+
+    module = importlib.import_module(vjepa_ac._EXPORTS[name])
+    value = getattr(vjepa_ac, name)
+    assert value is getattr(module, name) and name in dir(vjepa_ac)
+    assert (inspect.isclass(value) or inspect.isfunction(value)) and value.__name__ == name
 
 
 def test_importing_the_package_stays_light_and_unknown_names_fail_clearly():

@@ -22,6 +22,9 @@ _EXPORTS = {
     "SimWorldModel": "vjepa_ac.world_model",
     "OracleWorldModel": "vjepa_ac.world_model",
     "EnergyConfig": "vjepa_ac.energy",
+    "load_head": "vjepa_ac.goal_head",
+    "GoalHead": "vjepa_ac.goal_head",
+    "build_world_model": "vjepa_ac.ladder",
     # what the model believes, in pictures
     "load_decoder": "vjepa_ac.decoder",
     "PatchDecoder": "vjepa_ac.decoder",
@@ -44,6 +47,7 @@ _EXPORTS = {
     "TrainConfig": "vjepa_ac.train",
     "PretrainConfig": "vjepa_ac.pretrain",
     "DecoderTrainConfig": "vjepa_ac.train_decoder",
+    "HeadTrainConfig": "vjepa_ac.train_head",
     "KeyMapping": "vjepa_ac.data.mapping",
 }
 

@@ -49,12 +49,12 @@ class Agent:
     def __init__(self, model, action_low, action_high, cfg: AgentConfig | None = None, device: str | torch.device = "cpu"):
         self.model, self.cfg, self.device = model, cfg or AgentConfig(), torch.device(device)
         if self.cfg.planner not in ("cem", "mppi"):
-            raise ValueError(f"planner must be 'cem' or 'mppi', got {self.cfg.planner!r}")
+            raise ValueError(f"agent.planner must be 'cem' or 'mppi', got {self.cfg.planner!r}")
         low = np.asarray(action_low, dtype=np.float32)
         high = np.asarray(action_high, dtype=np.float32)
         dims = list(self.cfg.plan_dims)
         if not dims or min(dims) < 0 or max(dims) >= low.size or len(set(dims)) != len(dims):
-            raise ValueError(f"plan_dims must be distinct indices into the {low.size}-D action, got {dims}")
+            raise ValueError(f"agent.plan_dims must be distinct indices into the {low.size}-D action, got {dims}")
         self.action_dim, self.dims = low.size, torch.tensor(dims, device=self.device)
         self.low, self.high = low[dims], high[dims]
         self.goals: list = []

@@ -18,6 +18,7 @@ from vjepa_ac.tradeoff import TradeoffConfig
 from vjepa_ac.viz import VizConfig
 from vjepa_ac.train import TrainConfig
 from vjepa_ac.train_decoder import DecoderTrainConfig
+from vjepa_ac.train_head import HeadTrainConfig
 
 CONFIGS = "pkg://vjepa_ac.configs"
 ConfigStore.instance().store(name="collect_schema", node=CollectConfig)
@@ -30,6 +31,7 @@ ConfigStore.instance().store(name="tradeoff_schema", node=TradeoffConfig)
 ConfigStore.instance().store(name="viz_schema", node=VizConfig)
 ConfigStore.instance().store(name="export_schema", node=ExportConfig)
 ConfigStore.instance().store(name="train_decoder_schema", node=DecoderTrainConfig)
+ConfigStore.instance().store(name="train_head_schema", node=HeadTrainConfig)
 
 
 def _plain(cfg: DictConfig, schema):
@@ -85,37 +87,49 @@ def train_decoder_app(cfg: DictConfig) -> None:
     print(f"decoder written to {train_decoder(c)}")
 
 
+@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="train_head")
+def train_head_app(cfg: DictConfig) -> None:
+    """Train the goal-distance head: what the planning energy reads off tokens (hand pose, closure, object)."""
+    from vjepa_ac.train_head import train_head
+
+    c: HeadTrainConfig = _plain(cfg, HeadTrainConfig)
+    print(f"goal head written to {train_head(c)}")
+
+
 @hydra.main(version_base="1.3", config_path=CONFIGS, config_name="eval")
 def eval_app(cfg: DictConfig) -> None:
     """Closed-loop evaluation of a policy on seeded episodes: results.json, episodes.csv, videos."""
-    from vjepa_ac.evaluate import evaluate
+    from vjepa_ac.evaluate import evaluate, raise_on_crashes
     from vjepa_ac.table import format_cell
 
     c: EvalConfig = _plain(cfg, EvalConfig)
     s = evaluate(c)
     print(f"{c.out}: {s['task']} {c.policy}{'/' + c.world_model + '/' + c.planner if c.policy == 'planner' else ''}: "
           f"{s['successes']}/{s['episodes']} = {format_cell(s)} per action; diverged {s['diverged']}, errors {s['errors']}")
+    raise_on_crashes({c.out: s}, c.max_error_rate)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIGS, config_name="table")
 def table_app(cfg: DictConfig) -> None:
     """The zero-shot table: every task x {default model with CEM, with MPPI, oracle, random, expert}."""
-    from vjepa_ac.table import run_table
+    from vjepa_ac.table import crashed_cells, run_table
 
     c: TableConfig = _plain(cfg, TableConfig)
     print(run_table(c))
     print(f"\nwritten to {c.out}/table.md; videos in {c.out}/<task>/<policy>/videos/")
+    crashed_cells(c)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIGS, config_name="tradeoff")
 def tradeoff_app(cfg: DictConfig) -> None:
     """Success against planning time per action over CEM budgets, as a PNG plot and a CSV."""
-    from vjepa_ac.tradeoff import run_tradeoff
+    from vjepa_ac.tradeoff import crashed_points, run_tradeoff
 
     c: TradeoffConfig = _plain(cfg, TradeoffConfig)
     path, text = run_tradeoff(c)
     print(text, end="")
     print(f"plot written to {path}")
+    crashed_points(c)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIGS, config_name="viz")
@@ -154,6 +168,7 @@ def merge_main() -> None:
 
 
 COMMANDS = {"collect": collect_app, "pretrain": pretrain_app, "encode": encode_app, "train": train_app, "train-decoder": train_decoder_app,
+            "train-head": train_head_app,
             "eval": eval_app, "table": table_app, "tradeoff": tradeoff_app, "viz": viz_app, "export": export_app, "merge-results": merge_main}
 
 

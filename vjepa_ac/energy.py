@@ -14,6 +14,17 @@ class EnergyConfig:
     metric: str = "l1"  # l1 (mean absolute difference) or l2 (root mean square difference)
     per_step: bool = False  # average over every step of the rollout instead of scoring the last one only
     state_weight: float = 0.0  # weight of |xyz_H - xyz_goal| (metres) when the goal state is known: not image-only
+    # The goal-distance head (`vjepa-ac train-head`): "default" (shipped with the default encoder), a head folder, or
+    # null for the token distance above. With a head the energy is the weighted L1 between what it reads off the goal
+    # image and what it reads off the imagined outcome (hand pose and closure, object position): still image-goal.
+    head: str | None = None
+    # With a head: read the outcome as the current frame's readout plus the predicted change, the robot's pose
+    # coordinates changing as its predicted state does (the state the predictor integrates along the actions) and the
+    # others as the head reads the imagined tokens. What the head gets wrong on both real frames alike cancels.
+    anchor: bool = True
+
+
+METRICS = ("l1", "l2")
 
 
 def _distance(diff: torch.Tensor, metric: str) -> torch.Tensor:
@@ -22,7 +33,7 @@ def _distance(diff: torch.Tensor, metric: str) -> torch.Tensor:
         return diff.abs().mean((-2, -1))
     if metric == "l2":
         return diff.pow(2).mean((-2, -1)).sqrt()
-    raise ValueError(f"energy metric must be 'l1' or 'l2', got {metric!r}")
+    raise ValueError(f"energy.metric must be one of {METRICS}, got {metric!r}")
 
 
 def latent_energy(z_pred: torch.Tensor, z_goal: torch.Tensor, cfg: EnergyConfig) -> torch.Tensor:
@@ -36,3 +47,26 @@ def latent_energy(z_pred: torch.Tensor, z_goal: torch.Tensor, cfg: EnergyConfig)
 def frame_energy(z: torch.Tensor, z_goal: torch.Tensor, cfg: EnergyConfig) -> float:
     """Energy of one observed embedding z [N, D] against the goal z_goal [N, D] (no prediction involved)."""
     return float(_distance(z - z_goal, cfg.metric))
+
+
+@torch.no_grad()
+def anchored_readout(head, r_now: torch.Tensor, r_pred: torch.Tensor, s_now: torch.Tensor, s_pred: torch.Tensor) -> torch.Tensor:
+    """The outcome's readout [..., K]: the current one r_now [K] plus the predicted change, where the head's
+    `pose_coords` leading coordinates change as the state does (s_pred [..., S] - s_now [S]) and the rest as the head
+    reads the imagined tokens (r_pred [..., K] - r_now)."""
+    p = head.cfg.pose_coords
+    out = r_pred.clone()
+    if p:
+        out[..., :p] = r_now[:p] + (s_pred[..., :p] - s_now[:p])
+    return out
+
+
+@torch.no_grad()
+def head_energy(head, z_pred: torch.Tensor, r_goal: torch.Tensor, anchor: tuple | None = None) -> torch.Tensor:
+    """Energy [S] of imagined tokens z_pred [S, H', N, D] (the scored steps) to the goal's readout r_goal [K], averaged
+    over the steps; with `anchor` = (r_now [K], s_now [S_dim], s_pred [S, H', S_dim]) the outcome is read as the
+    current readout plus the predicted change (`anchored_readout`)."""
+    r = head(z_pred)  # [S, H', K]
+    if anchor is not None:
+        r = anchored_readout(head, anchor[0], r, anchor[1], anchor[2])
+    return head.distance(r, r_goal).mean(1)

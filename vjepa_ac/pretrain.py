@@ -10,8 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import sys
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,10 +21,9 @@ from transformers import VJEPA2Config, VJEPA2Model
 
 from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
-from vjepa_ac.device import pick_device
 from vjepa_ac.encoder import Preprocess, default_encoder_dir, preprocess, save_encoder
-from vjepa_ac.io import atomic_path, open_step_log, remove_stale_temps, write_json
-from vjepa_ac.schedule import warmup_cosine
+from vjepa_ac.io import write_json
+from vjepa_ac.trainer import Distributed, LoopConfig, Run, WindowSampler, check_loop, fit, split_episodes
 
 
 @dataclass
@@ -67,7 +64,7 @@ def vjepa2_masks() -> list[MaskSpec]:
 
 
 @dataclass
-class PretrainConfig:
+class PretrainConfig(LoopConfig):
     """`vjepa-ac pretrain dataset=DIR out=DIR steps=N`."""
 
     dataset: str = "data/panda_play"  # a LeRobot-layout folder (`data` names the key-mapping config group)
@@ -77,26 +74,15 @@ class PretrainConfig:
     arch: EncoderArch = field(default_factory=EncoderArch)
     frames: int = 4
     stride: int = 2
-    batch_size: int = 32
-    steps: int = 2000
     lr: float = 5e-4
-    min_lr: float = 1e-5
-    weight_decay: float = 0.04
-    warmup: int = 100
     ema_start: float = 0.996
     ema_end: float = 1.0
-    grad_clip: float = 1.0
     masks: list[MaskSpec] = field(default_factory=vjepa2_masks)  # one context/target split of each per clip and step
     crop_scale: tuple[float, float] = (0.3, 1.0)  # random resized crop, area fraction (V-JEPA 2's); (1, 1) turns it off
     crop_aspect: tuple[float, float] = (0.75, 1.35)
-    val_fraction: float = 0.15  # episodes held out (the last ones)
-    checkpoint_every: int = 250
-    resume: bool = True
-    seed: int = 0
+    val_batches: int = 4  # held-out batches (whole frames, fixed masks) scored at each validation
     export_dtype: str = "float16"  # of the exported encoder weights (training runs in float32)
-    device: str = "auto"
     bf16: bool = False  # autocast; on CUDA it pays, on this 2-core CPU it ran 2.7x slower than float32 (RoPE ops)
-    progress: bool | None = None
 
 
 def load_videos(data: str, mapping: str) -> tuple[list[np.ndarray], list[int]]:
@@ -162,30 +148,31 @@ def random_resized_crop(video: torch.Tensor, size: int, scale: tuple[float, floa
     return torch.stack(out)
 
 
-def _lr(step: int, cfg) -> float:
-    return warmup_cosine(step, cfg.lr, cfg.min_lr, cfg.warmup, cfg.steps)
-
-
-def _sample_batch(videos, episodes, cfg, gen) -> torch.Tensor:
-    span = (cfg.frames - 1) * cfg.stride + 1
-    eps = torch.randint(0, len(episodes), (cfg.batch_size,), generator=gen).tolist()
+def _sample_batch(videos, windows: WindowSampler, episodes, cfg, gen) -> torch.Tensor:
     clips = []
-    for e in eps:
-        v = videos[episodes[e]]
-        start = int(torch.randint(0, len(v) - span + 1, (1,), generator=gen))
-        clips.append(v[start : start + span : cfg.stride])
+    for _ in range(cfg.batch_size):
+        e, start = windows.draw(episodes, gen)
+        clips.append(videos[e][start : start + windows.span : cfg.stride])
     return torch.from_numpy(np.stack(clips)).permute(0, 1, 4, 2, 3)  # [B, T, 3, H, W] uint8
 
 
-def _checkpoint_state(step, model, target, opt, gen) -> dict:
-    return {
-        "step": torch.tensor(step),
-        "model": model.state_dict(),
-        "target": target.state_dict(),
-        "optimizer": opt.state_dict(),
-        "generator": gen.get_state(),
-        "torch_rng": torch.get_rng_state(),
-    }
+def vjepa_loss(model: VJEPA2Model, target: nn.Module, x: torch.Tensor, splits, grid: int, t_tokens: int) -> torch.Tensor:
+    """The V-JEPA loss of clips x [B, T, 3, c, c]: for each (context, target) split, the predictor fills in the target
+    tokens from the context encoder's view, against the layer-normed target encoder on the whole clip (L1), averaged."""
+    b, device = x.shape[0], x.device
+    with torch.no_grad():
+        h = target(pixel_values_videos=x).last_hidden_state  # [B, N, D]
+        h = F.layer_norm(h.float(), (h.shape[-1],))
+    loss = 0.0
+    for ctx, tgt in splits:
+        ctx_b, tgt_b = ctx.to(device).expand(b, -1), tgt.to(device).expand(b, -1)
+        y = torch.gather(h, 1, tgt_b.unsqueeze(-1).expand(-1, -1, h.shape[-1]))  # [B, Nt, D]
+        z = encode_context(model, x, ctx_b)  # [B, Nc, D]
+        full = torch.zeros(b, grid * grid * t_tokens, z.shape[-1], device=device, dtype=z.dtype)
+        full.scatter_(1, ctx_b.unsqueeze(-1).expand(-1, -1, z.shape[-1]), z)  # the predictor gathers ctx itself
+        pred = model.predictor(encoder_hidden_states=full, context_mask=[ctx_b], target_mask=[tgt_b]).last_hidden_state
+        loss = loss + F.l1_loss(pred.float(), y) / len(splits)
+    return loss
 
 
 def _init_from(model: VJEPA2Model, target: nn.Module, source: str) -> None:
@@ -206,32 +193,31 @@ def check_pretrain_config(cfg: PretrainConfig) -> None:
     def lo_hi(r, top):
         return len(r) == 2 and 0 < r[0] <= r[1] <= top
 
-    rules = {"steps": cfg.steps >= 1, "batch_size": cfg.batch_size >= 1, "frames": cfg.frames >= 1, "stride": cfg.stride >= 1,
-             "lr": cfg.lr > 0, "checkpoint_every": cfg.checkpoint_every >= 1, "masks": len(cfg.masks) >= 1,
+    rules = {"frames": cfg.frames >= 1, "stride": cfg.stride >= 1, "masks": len(cfg.masks) >= 1, "val_batches": cfg.val_batches >= 1,
              "crop_scale": lo_hi(cfg.crop_scale, 1.0), "crop_aspect": lo_hi(cfg.crop_aspect, float("inf"))}
-    bad = [(k, getattr(cfg, k)) for k, ok in rules.items() if not ok]
-    bad += [(f"masks[{i}]", m) for i, m in enumerate(cfg.masks) if not (m.blocks >= 1 and 0 < m.scale <= 1)]
+    for i, m in enumerate(cfg.masks):
+        rules[f"masks[{i}]"] = m.blocks >= 1 and 0 < m.scale <= 1
+    bad = [k for k, ok in rules.items() if not ok]
     if bad:
-        raise ValueError(f"out-of-range pretraining setting {bad[0][0]}={bad[0][1]!r} (steps, batch_size, frames, stride, "
-                         "checkpoint_every >= 1; lr > 0; at least one mask, each blocks >= 1 and 0 < scale <= 1; "
-                         "crop_scale [lo, hi] with 0 < lo <= hi <= 1; crop_aspect [lo, hi] with 0 < lo <= hi)")
+        k = bad[0]
+        v = cfg.masks[int(k[6:-1])] if k.startswith("masks[") else getattr(cfg, k)
+        raise ValueError(f"out-of-range pretraining setting {k}={v!r} (frames, stride, val_batches >= 1; at least one mask, each "
+                         "blocks >= 1 and 0 < scale <= 1; crop_scale [lo, hi] with 0 < lo <= hi <= 1; crop_aspect [lo, hi] "
+                         "with 0 < lo <= hi)")
+    check_loop(cfg)
 
 
 def pretrain(cfg: PretrainConfig) -> Path:
-    """Train, checkpoint atomically every `checkpoint_every` steps, resume from the last checkpoint, export the encoder."""
-    from tqdm import tqdm
-
+    """Train, checkpoint atomically every `checkpoint_every` steps, resume from the last checkpoint (a folder made with
+    other settings is refused), validate on the held-out episodes, export the encoder."""
     check_pretrain_config(cfg)
-
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(out)  # half-written checkpoints of a killed run
-    device = pick_device(cfg.device)
+    dist = Distributed(cfg.device)
+    device = dist.device
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     videos, episodes = load_videos(cfg.dataset, cfg.mapping)
-    n_val = max(1, int(len(episodes) * cfg.val_fraction)) if len(episodes) > 1 else 0
-    train_eps, val_eps = episodes[: len(episodes) - n_val], episodes[len(episodes) - n_val :]
+    train_eps, val_eps = split_episodes(len(episodes), cfg.val_fraction, str(cfg.dataset))
+    windows = WindowSampler([len(v) for v in videos], (cfg.frames - 1) * cfg.stride + 1, str(cfg.dataset))
     prep = Preprocess(crop_size=cfg.arch.crop_size, mode="resize")
     model = VJEPA2Model(cfg.arch.config(cfg.frames)).to(device).train()
     target = copy.deepcopy(model.encoder).eval()
@@ -241,64 +227,46 @@ def pretrain(cfg: PretrainConfig) -> Path:
     decay = [p for p in params if p.ndim > 1]
     no_decay = [p for p in params if p.ndim <= 1]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
-    ckpt_path = out / "checkpoint.pt"
-    step = 0
     if cfg.init is not None:
         _init_from(model, target, cfg.init)
-    if cfg.resume and ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
-        target.load_state_dict(state["target"])
-        opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        step = int(state["step"])
-    write_json(out / "pretrain_config.json", asdict(cfg))
     grid = cfg.arch.crop_size // cfg.arch.patch_size
     t_tokens = cfg.frames // cfg.arch.tubelet_size
-    log_f, writer = open_step_log(out / "log.csv", step, ["step", "loss", "lr", "ema", "seconds"])
-    t0 = time.time()
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and device.type in ("cpu", "cuda"))
-    bar = tqdm(total=cfg.steps, initial=step, desc="pretrain", disable=not (cfg.progress if cfg.progress is not None else sys.stderr.isatty()))
-    while step < cfg.steps:
-        clips = _sample_batch(videos, train_eps, cfg, gen).to(device)  # [B, T, 3, H, W] uint8
+    run = Run(cfg, "pretrain", asdict(cfg), ["step", "loss", "lr", "ema", "val_loss", "seconds"], dist)
+
+    def loss_fn(step: int):
+        clips = _sample_batch(videos, windows, train_eps, cfg, gen).to(device)  # [B, T, 3, H, W] uint8
         x = preprocess(random_resized_crop(clips, cfg.arch.crop_size, cfg.crop_scale, cfg.crop_aspect, gen), prep)
         splits = [multiblock_mask(grid, t_tokens, m.blocks, m.scale, gen) for m in cfg.masks]
-        b = x.shape[0]
-        lr = _lr(step, cfg)
-        for g in opt.param_groups:
-            g["lr"] = lr
         with autocast:
-            with torch.no_grad():
-                h = target(pixel_values_videos=x).last_hidden_state  # [B, N, D]
-                h = F.layer_norm(h.float(), (h.shape[-1],))
-            loss = 0.0
-            for ctx, tgt in splits:  # V-JEPA: the loss of every mask generator, averaged
-                ctx_b, tgt_b = ctx.to(device).expand(b, -1), tgt.to(device).expand(b, -1)
-                y = torch.gather(h, 1, tgt_b.unsqueeze(-1).expand(-1, -1, h.shape[-1]))  # [B, Nt, D]
-                z = encode_context(model, x, ctx_b)  # [B, Nc, D]
-                full = torch.zeros(b, grid * grid * t_tokens, z.shape[-1], device=device, dtype=z.dtype)
-                full.scatter_(1, ctx_b.unsqueeze(-1).expand(-1, -1, z.shape[-1]), z)  # the predictor gathers ctx itself
-                pred = model.predictor(encoder_hidden_states=full, context_mask=[ctx_b], target_mask=[tgt_b]).last_hidden_state
-                loss = loss + F.l1_loss(pred.float(), y) / len(splits)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-        opt.step()
+            return vjepa_loss(model, target, x, splits, grid, t_tokens), {}
+
+    def ema_update(step: int) -> dict:
         ema = cfg.ema_start + (cfg.ema_end - cfg.ema_start) * step / max(1, cfg.steps)
         with torch.no_grad():
             for pt, pm in zip(target.parameters(), model.encoder.parameters()):
                 pt.lerp_(pm, 1 - ema)
-        step += 1
-        writer.writerow([step, f"{loss.item():.5f}", f"{lr:.2e}", f"{ema:.5f}", f"{time.time() - t0:.1f}"])
-        bar.update()
-        bar.set_postfix(loss=f"{loss.item():.4f}")
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            log_f.flush()
-            with atomic_path(ckpt_path) as tmp:
-                torch.save(_checkpoint_state(step, model, target, opt, gen), tmp)
-    bar.close()
-    log_f.close()
+        return {"ema": ema}
+
+    @torch.no_grad()
+    def validate() -> dict:
+        """The loss on fixed held-out clips (whole frames, masks from a fixed generator)."""
+        if not val_eps:
+            return {}
+        vgen = torch.Generator().manual_seed(12345)
+        model.eval()
+        losses = []
+        for _ in range(cfg.val_batches):
+            clips = _sample_batch(videos, windows, val_eps, cfg, vgen).to(device)
+            x = preprocess(random_resized_crop(clips, cfg.arch.crop_size, (1.0, 1.0), (1.0, 1.0), vgen), prep)
+            splits = [multiblock_mask(grid, t_tokens, m.blocks, m.scale, vgen) for m in cfg.masks]
+            with autocast:
+                losses.append(float(vjepa_loss(model, target, x, splits, grid, t_tokens)))
+        model.train()
+        return {"val_loss": float(np.mean(losses))}
+
+    step = fit(run, model, opt, params, gen, loss_fn, validate, after_step=ema_update, extra={"target": target}, desc="pretrain")
+    out = Path(cfg.out)
     export = VJEPA2Model(cfg.arch.config(cfg.frames))
     export.encoder.load_state_dict(target.state_dict())  # the EMA target encoder is the one V-JEPA keeps
     export.predictor.load_state_dict(model.predictor.state_dict())

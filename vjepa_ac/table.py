@@ -10,6 +10,7 @@ from pathlib import Path
 
 from vjepa_ac.evaluate import EvalConfig, evaluate
 from vjepa_ac.io import atomic_write, write_json
+from vjepa_ac.ladder import model_identity, rung
 
 TASK_ENVS = {
     "reach": "vjepa_ac/PandaReach-v0",
@@ -21,7 +22,11 @@ ROWS = {  # row name -> fields of EvalConfig (dotted names reach into nested one
     # the diagnostic ladder, truth to learning: which part a failure belongs to
     # true dynamics, true-state energy; it moves to the next sub-goal once within 2 cm-equivalents of the current one
     "sim": {"policy": "planner", "world_model": "sim", "planner": "cem", "agent.subgoal_tolerance": 0.02},
+    # true dynamics, the unshaped true-state distance to the (sub-)goal's true state: the ceiling of any image energy
+    "sim+state": {"policy": "planner", "world_model": "sim+state", "planner": "cem"},
     "sim+image": {"policy": "planner", "world_model": "sim+image", "planner": "cem"},  # true dynamics, encoder's energy
+    # true dynamics, mean L1 of the rendered outcome's raw pixels to the goal image: the floor
+    "sim+pixels": {"policy": "planner", "world_model": "sim+pixels", "planner": "cem"},
     "default+cem": {"policy": "planner", "world_model": "default", "planner": "cem"},  # encoder + predictor
     "default+mppi": {"policy": "planner", "world_model": "default", "planner": "mppi"},
     # V-JEPA 2-AC's protocol: the final goal image alone, even where the task offers sub-goals
@@ -50,6 +55,39 @@ class TableConfig:
     base: EvalConfig = field(default_factory=EvalConfig)  # every other knob, shared by all cells
     oracle_horizon: int = 2  # the kinematic oracle is cheap: it looks two steps ahead
     sim_episodes: int | None = None  # episodes of the sim+image rung (it renders and encodes every candidate); None: episodes
+
+
+OWNED = {"episodes": "episodes", "out": "out", "env.id": "tasks", "encoder": "encoder"}  # base fields a cell sets: the table's own setting
+
+
+def check_base(cfg: TableConfig) -> None:
+    """Refuse a `base.` field that every cell would overwrite, naming the table's own setting to use instead."""
+    default = EvalConfig()
+    for name, own in OWNED.items():
+        a, b = cfg.base, default
+        for part in name.split("."):
+            a, b = getattr(a, part), getattr(b, part)
+        if a != b:
+            raise ValueError(f"base.{name}={a!r} would be overwritten in every cell: the table sets it from its own `{own}` setting; "
+                             f"set {own}= instead")
+
+
+def check_cells(cfg: TableConfig, cells: list[tuple[str, str]]) -> None:
+    """Check every cell's settings before any cell runs (a typo in the last row fails before the first cell), and build
+    each distinct world model once (one that cannot load, or does not fit its encoder, fails here too)."""
+    from vjepa_ac.evaluate import build_checked, check_settings
+
+    check_base(cfg)
+    configs = [cell_config(cfg, t, r) for t, r in cells]
+    for c in configs:
+        check_settings(c)
+    seen = set()
+    for c in configs:
+        key = (c.policy, c.world_model, c.encoder, c.energy.head, c.env.id if c.world_model.startswith("sim") else None)
+        if c.policy == "planner" and key not in seen:
+            seen.add(key)
+            built = build_checked(c)
+            built["env"].close()
 
 
 def cell_config(cfg: TableConfig, task: str, row: str) -> EvalConfig:
@@ -100,15 +138,31 @@ def markdown(cells: dict[tuple[str, str], dict], tasks: list[str], rows: list[st
 
 def run_table(cfg: TableConfig) -> str:
     """Evaluate every cell (each resumable in its own folder) and write table.md and table.json."""
-    cells = {}
-    for t in cfg.tasks:
-        for r in cfg.rows:
-            cells[(t, r)] = evaluate(cell_config(cfg, t, r))
+    order = [(t, r) for t in cfg.tasks for r in cfg.rows]
+    check_cells(cfg, order)
+    cells = {(t, r): evaluate(cell_config(cfg, t, r)) for t, r in order}
     text = markdown(cells, cfg.tasks, cfg.rows)
     root = Path(cfg.out)
     atomic_write(root / "table.md", lambda p: p.write_text(text + "\n"))
     write_json(root / "table.json", {f"{t}/{r}": {k: v for k, v in s.items() if k != "config"} for (t, r), s in cells.items()})
     return text
+
+
+def crashed_cells(cfg: TableConfig) -> None:
+    """Raise EpisodesCrashed naming every cell of a finished table with more crashed episodes than base.max_error_rate."""
+    from vjepa_ac.evaluate import raise_on_crashes
+
+    root = Path(cfg.out)
+    summaries = {f"{t}/{r}": json.loads((root / t / r.replace("/", "-") / "results.json").read_text()) for t in cfg.tasks for r in cfg.rows}
+    raise_on_crashes(summaries, cfg.base.max_error_rate)
+
+
+def _row_name(s: dict) -> str:
+    """A planner's row in a merged table: the rung, or the learned model's identity with its planner."""
+    wm = str(s["world_model"])
+    if rung(wm).score != "learned":
+        return wm
+    return f"{s.get('model') or model_identity(wm)}+{s['planner']}"
 
 
 def merge_results(paths: list[str | Path]) -> str:
@@ -117,7 +171,7 @@ def merge_results(paths: list[str | Path]) -> str:
     for p in paths:
         s = json.loads(Path(p).read_text())
         task = s.get("task") or s["env"]
-        row = s["policy"] if s["policy"] != "planner" else (s["world_model"] if s["world_model"] in ("oracle", "sim", "sim+image") else f"{Path(str(s['world_model'])).name}+{s['planner']}")
+        row = s["policy"] if s["policy"] != "planner" else _row_name(s)
         agent = s.get("config", {}).get("agent", {})
         if s["policy"] == "planner" and not agent.get("use_subgoals", True):
             row += "/one-goal"

@@ -58,9 +58,27 @@ def check(cfg: TradeoffConfig) -> None:
     for row in cfg.table.rows:
         if row not in ROWS:
             raise ValueError(f"unknown row {row!r} in rows; known: {list(ROWS)}")
+    from vjepa_ac.table import check_cells
+
     for t in cfg.table.tasks:
         for r in cfg.table.rows:
             budget_config(cfg, t, r, cfg.budgets[0])
+    if cfg.run:
+        check_cells(cfg.table, [(t, r) for t in cfg.table.tasks for r in cfg.table.rows])
+
+
+def crashed_points(cfg: TradeoffConfig) -> None:
+    """Raise EpisodesCrashed naming every point with more crashed episodes than table.base.max_error_rate."""
+    from vjepa_ac.evaluate import raise_on_crashes
+
+    summaries = {}
+    for t in cfg.table.tasks:
+        for r in cfg.table.rows:
+            for b in cfg.budgets:
+                results = Path(budget_config(cfg, t, r, b).out) / "results.json"
+                if results.exists():
+                    summaries[f"{t}/{r}/{b}"] = json.loads(results.read_text())
+    raise_on_crashes(summaries, cfg.table.base.max_error_rate)
 
 
 def points(cfg: TradeoffConfig) -> list[dict]:

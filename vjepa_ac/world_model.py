@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from vjepa_ac.encoder import FrozenEncoder
-from vjepa_ac.energy import EnergyConfig, frame_energy, latent_energy
+from vjepa_ac.energy import EnergyConfig, frame_energy, head_energy, latent_energy
 from vjepa_ac.predictor import ACPredictor, integrate_state
 
 
@@ -20,19 +20,21 @@ from vjepa_ac.predictor import ACPredictor, integrate_state
 class LatentContext:
     z: torch.Tensor  # [N, D] layer-normed embedding of the current frame
     state: torch.Tensor  # [S_dim] end-effector state
+    read: torch.Tensor | None = None  # [K] what the goal-distance head reads off the frame, when planning with one
 
 
 @dataclass
 class LatentGoal:
     z: torch.Tensor  # [N, D] layer-normed embedding of the goal image
     state: torch.Tensor | None = None  # [S_dim] the goal's end-effector state, when known (energy.state_weight)
+    read: torch.Tensor | None = None  # [K] what the goal-distance head reads off the goal image
 
 
 class LatentWorldModel:
     """Plans in the embedding space of a frozen V-JEPA encoder with an action-conditioned predictor."""
 
     def __init__(self, encoder: FrozenEncoder, predictor: ACPredictor, energy: EnergyConfig | None = None,
-                 device: str | torch.device = "cpu", bf16: bool = False):
+                 device: str | torch.device = "cpu", bf16: bool = False, head=None):
         if (encoder.num_patches, encoder.dim) != (predictor.cfg.tokens, predictor.cfg.embed_dim):
             raise ValueError(f"encoder gives {encoder.num_patches} tokens of width {encoder.dim}, predictor expects "
                              f"{predictor.cfg.tokens} of width {predictor.cfg.embed_dim}")
@@ -40,15 +42,20 @@ class LatentWorldModel:
         self.encoder = encoder.to(self.device).eval()
         self.predictor = predictor.to(self.device).eval()
         self.energy = energy or EnergyConfig()
+        self.head = head.to(self.device).eval() if head is not None else None
         self.bf16 = bf16 and self.device.type == "cuda"  # bf16 matmuls are slow on CPUs without AMX/AVX-512
 
     def embed(self, images: np.ndarray) -> torch.Tensor:
         """Frames uint8 [B, H, W, 3] -> layer-normed embeddings [B, N, D]."""
         return self.encoder.embed_images(images)
 
+    def _read(self, z: torch.Tensor) -> torch.Tensor | None:
+        return self.head(z[None])[0] if self.head is not None else None
+
     def observe(self, obs: dict) -> LatentContext:
         state = torch.as_tensor(np.asarray(obs["ee_state"], dtype=np.float32), device=self.device)
-        return LatentContext(self.embed(np.asarray(obs["image"])[None])[0], state)
+        z = self.embed(np.asarray(obs["image"])[None])[0]
+        return LatentContext(z, state, self._read(z))
 
     def goal(self, image: np.ndarray | None, state: dict | None = None) -> LatentGoal:
         """The goal embedding [N, D] of a goal image uint8 [H, W, 3], with its end-effector state if given."""
@@ -59,7 +66,8 @@ class LatentWorldModel:
             if state is None or "ee_state" not in state:
                 raise ValueError("energy.state_weight > 0 needs the goal's end-effector state (reset info 'goal_state')")
             goal_state = torch.as_tensor(np.asarray(state["ee_state"], dtype=np.float32), device=self.device)
-        return LatentGoal(self.embed(np.asarray(image)[None])[0], goal_state)
+        z = self.embed(np.asarray(image)[None])[0]
+        return LatentGoal(z, goal_state, self._read(z))
 
     @torch.no_grad()
     def imagine(self, ctx: LatentContext, actions: torch.Tensor) -> torch.Tensor:
@@ -71,18 +79,36 @@ class LatentWorldModel:
             z = self.predictor.rollout(z0, s0, actions.to(self.device))
         return z.float()
 
+    def states(self, ctx: LatentContext, actions: torch.Tensor) -> torch.Tensor:
+        """The predicted end-effector states [S, H, S_dim] after each action of actions [S, H, A] (as the rollout
+        integrates them)."""
+        s = ctx.state[None].expand(actions.shape[0], -1)  # [S, S_dim]
+        out = []
+        for h in range(actions.shape[1]):
+            s = integrate_state(s, actions[:, h].to(s))
+            out.append(s)
+        return torch.stack(out, 1)
+
     def cost(self, ctx: LatentContext, goal: LatentGoal, actions: torch.Tensor) -> torch.Tensor:
-        """Energy [S] of action sequences [S, H, A]: embedding distance, plus the optional end-effector term."""
-        e = latent_energy(self.imagine(ctx, actions), goal.z, self.energy)
+        """Energy [S] of action sequences [S, H, A]: the token distance or the goal head's, plus the optional
+        end-effector term."""
+        z = self.imagine(ctx, actions)  # [S, H, N, D]
+        need_states = (self.head is not None and self.energy.anchor) or (goal.state is not None and self.energy.state_weight > 0)
+        s = self.states(ctx, actions) if need_states else None  # [S, H, S_dim]
+        if self.head is None:
+            e = latent_energy(z, goal.z, self.energy)
+        else:
+            steps = slice(None) if self.energy.per_step else slice(-1, None)
+            anchor = (ctx.read, ctx.state, s[:, steps]) if self.energy.anchor else None
+            e = head_energy(self.head, z[:, steps], goal.read, anchor)
         if goal.state is not None and self.energy.state_weight > 0:
-            s = ctx.state[None].expand(actions.shape[0], -1)  # [S, S_dim]
-            for h in range(actions.shape[1]):
-                s = integrate_state(s, actions[:, h].to(s))
-            e = e + self.energy.state_weight * (s[:, :3] - goal.state[:3]).abs().sum(1)
+            e = e + self.energy.state_weight * (s[:, -1, :3] - goal.state[:3]).abs().sum(1)
         return e
 
     def distance(self, ctx: LatentContext, goal: LatentGoal) -> float:
         """Energy of the current frame itself against the goal."""
+        if self.head is not None:
+            return float(self.head.distance(ctx.read, goal.read))
         return frame_energy(ctx.z, goal.z, self.energy)
 
 
@@ -212,67 +238,123 @@ class OracleWorldModel:
 
 
 # ----- the simulator oracle ------------------------------------------------------------------------------------------
+# Weights of the unshaped true-state distance (state_vector's coordinates): hand xyz, angles, closure, object xyz.
+STATE_L1_WEIGHTS = (1.0, 1.0, 1.0, 0.2, 0.2, 0.2, 0.05, 1.0, 1.0, 1.0, 0.0, 0.0)
+
+
+def state_l1(x: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+    """Unshaped true-state distance of states x [..., 12] to a goal state [12] -> [...]: the weighted mean absolute
+    difference of hand xyz (m), roll/pitch/yaw (0.2 per rad), closure (0.05) and object xyz (m). No approach term, no
+    cone, no switch: what a perfect perception of the goal image would give an energy."""
+    w = torch.tensor(STATE_L1_WEIGHTS, device=x.device)
+    return ((x - goal).abs() * w).sum(-1) / float((w > 0).sum())
+
+
+def pixel_l1(images: np.ndarray, goal_image: np.ndarray) -> torch.Tensor:
+    """Mean absolute difference of frames uint8 [S, H, W, 3] to a goal frame [H, W, 3], in [0, 1] units -> [S]."""
+    a = torch.from_numpy(np.ascontiguousarray(images)).float()
+    g = torch.from_numpy(np.ascontiguousarray(goal_image)).float()
+    return (a - g).abs().mean((1, 2, 3)) / 255.0
+
+
+SIM_SCORES = ("shaped", "state", "image", "pixels")  # how SimWorldModel scores a true rollout's outcome (ladder.py)
+
+
 @dataclass
 class SimContext:
     state: torch.Tensor  # [12] the true state now (state_vector)
-    z: torch.Tensor | None = None  # [N, D] the frame's embedding, when scored by images
+    z: torch.Tensor | None = None  # [N, D] the frame's embedding, when scored by embeddings
+    image: np.ndarray | None = None  # [H, W, 3] the frame, when scored by pixels
+    read: torch.Tensor | None = None  # [K] the goal head's readout of the frame
+    ee_state: torch.Tensor | None = None  # [7] the end-effector state as observed
 
 
 @dataclass
 class SimGoal:
     state: torch.Tensor  # [12]
     z: torch.Tensor | None = None  # [N, D]
+    image: np.ndarray | None = None  # [H, W, 3]
+    read: torch.Tensor | None = None  # [K]
 
 
 class SimWorldModel:
-    """`world_model=sim`: every candidate is rolled out in the true simulator from its current state (same
-    controller, same physics), then scored by the true-state energy against the goal's true state: the upper bound
-    of planner + action space + energy.
+    """`world_model=sim*` (ladder.py): every candidate is rolled out in the true simulator from its current state (same
+    controller, same physics), and its outcome is scored by one of `SIM_SCORES`:
 
-    With an encoder (`world_model=sim+image`) each candidate's outcome is rendered by the env's camera, encoded and
-    scored by the goal-embedding energy instead: true dynamics, learned landscape. It holds the env it plans in (any
-    env with `simulate(actions[S, H, A], render) -> {"ee_state", "object_pos", "held", "diverged"[, "image"]}`, as
-    the Panda envs have), and puts its state back after every call.
+    - `shaped` (`sim`): the shaped true-state energy against the goal's true state: the upper bound of planner +
+      action space;
+    - `state` (`sim+state`): the unshaped true-state distance `state_l1`: what a perfect image energy could reach;
+    - `image` (`sim+image`): each outcome rendered by the env's camera, encoded, and scored by the configured energy
+      against the goal image's embedding: true dynamics, learned landscape;
+    - `pixels` (`sim+pixels`): each outcome rendered and scored by the mean L1 of raw pixels to the goal image.
+
+    It holds the env it plans in (any env with `simulate(actions[S, H, A], render) -> {"ee_state", "object_pos",
+    "held", "diverged"[, "image"]}`, as the Panda envs have), and puts its state back after every call.
     """
 
     def __init__(self, env, cfg: OracleConfig | None = None, encoder: FrozenEncoder | None = None,
-                 energy: EnergyConfig | None = None, device: str | torch.device = "cpu"):
+                 energy: EnergyConfig | None = None, device: str | torch.device = "cpu", score: str | None = None,
+                 head=None):
         if not hasattr(env, "simulate"):
             raise ValueError(f"world_model=sim needs an env with simulate(actions, render); {type(env).__name__} has none")
-        self.env, self.cfg, self.device = env, cfg or OracleConfig(), torch.device(device)
-        self.encoder = encoder.to(self.device).eval() if encoder is not None else None
+        score = score or ("image" if encoder is not None else "shaped")
+        if score not in SIM_SCORES:
+            raise ValueError(f"score must be one of {SIM_SCORES}, got {score!r}")
+        if score == "image" and encoder is None:
+            raise ValueError("a sim world model scored by embeddings (sim+image) needs an encoder")
+        self.env, self.cfg, self.device, self.score = env, cfg or OracleConfig(), torch.device(device), score
+        self.encoder = encoder.to(self.device).eval() if score == "image" else None
         self.energy = energy or EnergyConfig()
+        self.head = head.to(self.device).eval() if head is not None else None
+
+    @property
+    def renders(self) -> bool:
+        return self.score in ("image", "pixels")
+
+    def _read(self, z: torch.Tensor | None) -> torch.Tensor | None:
+        return self.head(z[None])[0] if self.head is not None and z is not None else None
 
     def observe(self, obs: dict) -> SimContext:
         if "privileged" not in obs:
             raise ValueError("the sim world model needs the env's privileged observation ('privileged')")
         state = state_vector(obs["ee_state"], obs["privileged"]["object_pos"], device=self.device)
-        z = self.encoder.embed_images(np.asarray(obs["image"])[None])[0] if self.encoder is not None else None
-        return SimContext(state, z)
+        z = self.encoder.embed_images(np.asarray(obs["image"])[None])[0] if self.score == "image" else None
+        ee = torch.as_tensor(np.asarray(obs["ee_state"], dtype=np.float32), device=self.device)
+        return SimContext(state, z, np.asarray(obs["image"]) if self.score == "pixels" else None, self._read(z), ee)
 
     def goal(self, image: np.ndarray | None, state: dict | None = None) -> SimGoal:
         if state is None:
             raise ValueError("the sim world model needs the goal's true state (reset info 'goal_state')")
-        z = None
-        if self.encoder is not None:
-            if image is None:
-                raise ValueError("world_model=sim+image needs a goal image (reset info 'goal_image')")
-            z = self.encoder.embed_images(np.asarray(image)[None])[0]
-        return SimGoal(state_vector(state["ee_state"], state["object_pos"], device=self.device), z)
+        if self.renders and image is None:
+            raise ValueError(f"a sim world model scored by {self.score} needs a goal image (reset info 'goal_image')")
+        z = self.encoder.embed_images(np.asarray(image)[None])[0] if self.score == "image" else None
+        return SimGoal(state_vector(state["ee_state"], state["object_pos"], device=self.device), z,
+                       np.asarray(image) if self.score == "pixels" else None, self._read(z))
 
     def cost(self, ctx: SimContext, goal: SimGoal, actions: torch.Tensor) -> torch.Tensor:
         """Energy [S] of action sequences [S, H, A], rolled out in the simulator."""
-        out = self.env.simulate(actions.detach().cpu().numpy(), render=self.encoder is not None)
-        if self.encoder is not None:
-            z = self.encoder.embed_images(out["image"])  # [S, N, D]: the view after the last action
-            e = latent_energy(z[:, None], goal.z, self.energy)
+        out = self.env.simulate(actions.detach().cpu().numpy(), render=self.renders)
+        if self.score == "image":
+            z = self.encoder.embed_images(out["image"])[:, None]  # [S, 1, N, D]: the view after the last action
+            if self.head is None:
+                e = latent_energy(z, goal.z, self.energy)
+            else:
+                s_pred = torch.as_tensor(out["ee_state"][:, -1:], device=self.device)  # [S, 1, 7]: the true state after it
+                anchor = (ctx.read, ctx.ee_state, s_pred) if self.energy.anchor else None
+                e = head_energy(self.head, z, goal.read, anchor)
+        elif self.score == "pixels":
+            e = pixel_l1(out["image"], goal.image).to(self.device)
         else:
             x = state_vector(out["ee_state"], out["object_pos"], out["held"], device=self.device)  # [S, H, 12]
-            e = state_energy(x, goal.state, self.cfg)  # [S, H]
+            e = state_energy(x, goal.state, self.cfg) if self.score == "shaped" else state_l1(x, goal.state)  # [S, H]
             e = e.mean(1) if self.cfg.per_step else e[:, -1]
         return torch.where(torch.as_tensor(out["diverged"], device=self.device), torch.full_like(e, float("inf")), e)
 
     def distance(self, ctx: SimContext, goal: SimGoal) -> float:
-        if self.encoder is not None:
-            return frame_energy(ctx.z, goal.z, self.energy)
+        if self.score == "image":
+            return float(self.head.distance(ctx.read, goal.read)) if self.head is not None else frame_energy(ctx.z, goal.z, self.energy)
+        if self.score == "pixels":
+            return float(pixel_l1(ctx.image[None], goal.image)[0])
+        if self.score == "state":
+            return float(state_l1(ctx.state, goal.state))
         return float(state_energy(ctx.state, goal.state, self.cfg))

@@ -18,7 +18,8 @@ def test_default_encoder_loads_offline_and_encodes_a_camera_frame():
     assert z.shape == (1, 2, enc.num_patches, enc.dim) and torch.isfinite(z).all()
     assert not any(p.requires_grad for p in enc.parameters())
     recipe = json.loads((default_encoder_dir() / "training.json").read_text())
-    assert recipe["steps"] == recipe["config"]["steps"]
+    arch = recipe["config"]["arch"]  # the recipe describes the weights that load
+    assert (enc.dim, enc.num_patches) == (arch["hidden_size"], (arch["crop_size"] // arch["patch_size"]) ** 2)
 
 
 def test_default_predictor_matches_the_default_encoder_and_rolls_out():
@@ -29,12 +30,16 @@ def test_default_predictor_matches_the_default_encoder_and_rolls_out():
     assert out.shape == (3, 2, enc.num_patches, enc.dim) and torch.isfinite(out).all()
 
 
-def test_the_default_encoder_was_trained_on_the_envs_default_camera():
-    from envs.panda_env import PandaEnvConfig
+def test_an_evaluation_renders_the_view_the_default_encoder_was_trained_on():
+    """The default eval settings pass the view check (`check_view`) without any camera option."""
+    from vjepa_ac.encoder import trained_camera
+    from vjepa_ac.evaluate import EvalConfig, check_view, env_camera
 
+    cfg = EvalConfig()
+    assert trained_camera("default") == env_camera(cfg.env)
+    check_view(cfg)
     env = json.loads((default_encoder_dir() / "training.json").read_text())["env"]
-    trained_on = env.get("camera") or env.get("kwargs", {}).get("camera") or "wide"
-    assert trained_on == (PandaEnvConfig().camera or "wide") and env["image_height"] == PandaEnvConfig().image_height
+    assert env["image_height"] == cfg.env.image_height
 
 
 def test_the_default_decoder_reads_the_default_encoder_and_draws_its_frames():

@@ -15,6 +15,7 @@ import torch
 from safetensors.torch import load_file
 
 import vjepa_ac.train as tr
+from conftest import free_port
 from vjepa_ac.predictor import PredictorConfig
 
 
@@ -91,7 +92,7 @@ def test_two_ddp_processes_on_gloo_stay_in_sync(small_collection, features, tmp_
     script = tmp_path / "ddp.py"
     script.write_text(DDP_SCRIPT)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517", str(script),
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}", str(script),
                         small_collection.out, features, str(tmp_path / "ddp")], capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     digests = [(tmp_path / "ddp" / f"digest_{rank}.txt").read_text() for rank in (0, 1)]
@@ -114,8 +115,8 @@ def test_fsdp_on_two_gloo_processes_trains_the_same_weights_as_ddp(small_collect
     script = tmp_path / "fsdp.py"
     script.write_text(FSDP_SCRIPT)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    for mode, port in (("ddp", "29521"), ("fsdp", "29523")):
-        r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}", str(script),
+    for mode in ("ddp", "fsdp"):
+        r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}", str(script),
                             small_collection.out, features, str(tmp_path / mode), mode], capture_output=True, text=True, timeout=300, env=env)
         assert r.returncode == 0, r.stderr[-3000:]
     a, b = _weights(tmp_path / "ddp" / "predictor"), _weights(tmp_path / "fsdp" / "predictor")
@@ -130,7 +131,7 @@ def test_training_on_the_fly_equals_training_on_a_cache(small_collection, tmp_pa
     """`encoder=SOURCE` (no cache) draws the same batches and trains the same weights as `features=CACHE`."""
     from transformers import VJEPA2Config, VJEPA2Model
 
-    from vjepa_ac.encoder import FrozenEncoder, Preprocess, load_encoder, save_encoder
+    from vjepa_ac.encoder import Preprocess, load_encoder, save_encoder
     from vjepa_ac.features import EncodeConfig, encode_dataset
 
     torch.manual_seed(3)

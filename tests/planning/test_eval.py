@@ -63,7 +63,7 @@ def test_another_setting_into_the_same_folder_is_refused(tmp_path):
 
 def test_random_and_expert_policies_and_the_table(tmp_path):
     cfg = TableConfig(tasks=["reach"], rows=["expert", "random"], episodes=2, out=str(tmp_path / "table"))
-    cfg.base = small(tmp_path)
+    cfg.base = small(tmp_path, episodes=EvalConfig().episodes, out=EvalConfig().out)  # the table sets these per cell
     text = run_table(cfg)
     assert "| expert | 100 % [" in text and "| random |" in text
     assert (tmp_path / "table" / "table.md").read_text().strip() == text.strip()
@@ -74,16 +74,16 @@ def test_random_and_expert_policies_and_the_table(tmp_path):
 
 
 def test_a_crashing_episode_is_counted_not_fatal(tmp_path, monkeypatch):
-    import vjepa_ac.evaluate as ev
+    import vjepa_ac.eval_pool as pool
 
-    real = ev.run_episode
+    real = pool.run_episode
 
-    def flaky(cfg, index, **kw):
+    def flaky(cfg, index, *a, **kw):
         if index == 1:
             raise RuntimeError("simulated crash")
-        return real(cfg, index, **kw)
+        return real(cfg, index, *a, **kw)
 
-    monkeypatch.setattr(ev, "run_episode", flaky)
+    monkeypatch.setattr(pool, "run_episode", flaky)
     s = evaluate(small(tmp_path))
     assert s["episodes"] == 3 and s["errors"] == 1 and s["successes"] == 2
 

@@ -69,6 +69,13 @@ class KeyMapping:
     fps: float | None = None  # read every ceil(dataset fps / fps)-th frame and row (V-JEPA 2-AC's rule); None: all
     action_from_state: str | None = None  # "pose_delta": actions from consecutive states (see `pose_delta`); the action keys are not read
     gripper_action: str = "delta"  # with action_from_state: the gripper's difference (the official code) or "next" value
+    # What the goal-distance head (`vjepa-ac train-head`) learns to read off one frame, and each coordinate's weight in
+    # its energy: columns concatenated, then picked (null: the state's columns and dims, weight 1 each).
+    readout: tuple[str, ...] | None = None
+    readout_indices: tuple[int, ...] | None = None
+    readout_names: tuple[str, ...] | None = None
+    readout_weights: tuple[float, ...] | None = None
+    readout_pose: int = 0  # the first this-many readout coordinates are the state's first dims (the robot's pose)
 
     def __post_init__(self):
         if self.action_from_state not in (None, *ACTION_FROM_STATE):
@@ -77,6 +84,13 @@ class KeyMapping:
             raise ValueError(f"mapping gripper_action must be one of {GRIPPER_ACTIONS}, got {self.gripper_action!r}")
         if self.fps is not None and not self.fps > 0:
             raise ValueError(f"mapping fps must be > 0 (or null for every frame), got {self.fps!r}")
+        k = len(self.readout_indices) if self.readout_indices is not None else None
+        for name in ("readout_names", "readout_weights"):
+            v = getattr(self, name)
+            if v is not None and k is not None and len(v) != k:
+                raise ValueError(f"mapping {name} has {len(v)} entries, readout_indices picks {k}")
+        if self.readout_weights is not None and (min(self.readout_weights) < 0 or max(self.readout_weights) <= 0):
+            raise ValueError(f"mapping readout_weights must be >= 0 with at least one > 0, got {list(self.readout_weights)}")
         if self.action_from_state and (self.state_dim, self.action_dim) != (7, 7):
             raise ValueError(f"action_from_state={self.action_from_state} needs 7-D states and actions (xyz, Euler xyz, gripper); "
                              f"got state_dim={self.state_dim}, action_dim={self.action_dim}")
@@ -142,6 +156,32 @@ class KeyMapping:
         if self.action_offset is not None:
             action = action + np.asarray(self.action_offset, np.float32)
         return state, action
+
+
+    def read_readout(self, log: TrajectoryLog, episode: int) -> np.ndarray:
+        """What the goal-distance head reads off each frame, [T', K] at the mapped rate (the mapped state when the
+        mapping names no `readout` columns)."""
+        if self.readout is None:
+            return self.read(log, episode)[0]
+        cols = log.columns(episode, list(self.readout))
+        if self.fps is not None:
+            rows = self.rows(log, episode)
+            cols = {k: v[rows] for k, v in cols.items()}
+        x = np.concatenate([cols[k].reshape(len(cols[k]), -1) for k in self.readout], axis=1).astype(np.float32)
+        if self.readout_indices is not None:
+            if max(self.readout_indices) >= x.shape[1]:
+                raise ValueError(f"{log.episodes[episode].data_file}: readout columns {list(self.readout)} give width "
+                                 f"{x.shape[1]}, readout_indices asks for index {max(self.readout_indices)}")
+            x = x[:, list(self.readout_indices)]
+        return x
+
+    def readout_spec(self, width: int) -> tuple[list[str], list[float]]:
+        """Names and energy weights of the `width` readout coordinates."""
+        names = list(self.readout_names) if self.readout_names else [f"r{i}" for i in range(width)]
+        weights = list(self.readout_weights) if self.readout_weights else [1.0] * width
+        if len(names) != width or len(weights) != width:
+            raise ValueError(f"the readout has {width} coordinates but the mapping names {len(names)} and weighs {len(weights)}")
+        return names, weights
 
 
 def load_mapping(name_or_path: str) -> KeyMapping:

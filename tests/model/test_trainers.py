@@ -1,0 +1,81 @@
+"""What every trainer shares (`trainer.py`): a run resumed into a folder made with other settings is refused, naming
+the field (`resume=force` continues it anyway, `resume=no` starts over); `val_fraction=0` holds nothing out; too few
+or too short episodes are refused with a message."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+import vjepa_ac.pretrain as pt
+import vjepa_ac.train as tr
+import vjepa_ac.train_decoder as td
+import vjepa_ac.train_head as th
+from vjepa_ac.decoder import DecoderConfig
+from vjepa_ac.predictor import PredictorConfig
+from vjepa_ac.trainer import WindowSampler, first_difference, split_episodes
+
+TINY_ENCODER = pt.EncoderArch(hidden_size=32, layers=1, heads=2, patch_size=16, crop_size=64, pred_hidden_size=16, pred_layers=1, pred_heads=2)
+
+
+def trainers(data, features, out):
+    """(run function, config) of each of the four trainers, 2 steps each."""
+    common = dict(out=str(out), steps=2, warmup=1, checkpoint_every=1, val_every=1, device="cpu", batch_size=2)
+    return {
+        "pretrain": (pt.pretrain, pt.PretrainConfig(dataset=data, arch=TINY_ENCODER, frames=2, stride=1, **common)),
+        "train": (tr.train, tr.TrainConfig(dataset=data, features=features, frames=3, predictor=PredictorConfig(hidden=16, depth=1, heads=2), **common)),
+        "train-decoder": (td.train_decoder, td.DecoderTrainConfig(dataset=data, features=features, val_frames=4,
+                                                                  decoder=DecoderConfig(channels=[16, 8, 8]), **common)),
+        "train-head": (th.train_head, th.HeadTrainConfig(dataset=data, features=features, arch=th.HeadArch(channels=4, hidden=16), **common)),
+    }
+
+
+@pytest.mark.parametrize("name", ["pretrain", "train", "train-decoder", "train-head"])
+def test_a_resume_with_other_settings_is_refused_naming_the_field(small_collection, features, tmp_path, name):
+    run, cfg = trainers(small_collection.out, features, tmp_path / name)[name]
+    run(cfg)
+    with pytest.raises(ValueError, match=rf"lr={cfg.lr} there, lr=0\.002 now.*resume=force"):
+        run(replace(cfg, lr=2e-3, steps=3))
+    run(replace(cfg, steps=3))  # the same settings, more steps: the run is extended
+    run(replace(cfg, lr=2e-3, steps=4, resume="force"))  # continued with the new rate
+    run(replace(cfg, lr=2e-3, resume="no"))  # started over
+    with pytest.raises(ValueError, match="resume must be one of"):
+        run(replace(cfg, resume="maybe"))
+
+
+def test_val_fraction_zero_holds_nothing_out_and_one_episode_needs_it():
+    assert split_episodes(5, 0.0, "d") == ([0, 1, 2, 3, 4], [])
+    assert split_episodes(5, 0.2, "d") == ([0, 1, 2, 3], [4])
+    assert split_episodes(2, 0.9, "d") == ([0], [1]), "at least one episode stays to train on"
+    assert split_episodes(1, 0.0, "d") == ([0], [])
+    with pytest.raises(ValueError, match="1 episode.*val_fraction=0"):
+        split_episodes(1, 0.15, "data/one")
+
+
+def test_episodes_shorter_than_the_window_are_refused_by_name():
+    with pytest.raises(ValueError, match="data/x: episode 1 has 3 frames, fewer than a training window of 4"):
+        WindowSampler([10, 3, 9], 4, "data/x")
+    s = WindowSampler([5, 4], 4, "d")
+    g = torch.Generator().manual_seed(0)
+    draws = {s.draw([0, 1], g) for _ in range(200)}
+    assert draws == {(0, 0), (0, 1), (1, 0)}, "every window fits inside its episode"
+
+
+def test_the_first_difference_is_named_with_its_dotted_path():
+    assert first_difference({"a": 1, "b": {"c": 2, "d": 3}}, {"a": 1, "b": {"c": 2, "d": 4}}) == "b.d"
+    assert first_difference({"a": 1}, {"a": 1}) is None
+    assert first_difference({"a": 1}, {"a": 1, "z": 0}) == "z"
+
+
+@pytest.mark.parametrize("name", ["pretrain", "train", "train-decoder", "train-head"])
+def test_every_trainer_trains_without_holding_out_and_logs_no_validation(small_collection, features, tmp_path, name):
+    import csv
+
+    run, cfg = trainers(small_collection.out, features, tmp_path / name)[name]
+    run(replace(cfg, val_fraction=0.0))
+    rows = list(csv.DictReader(open(tmp_path / name / "log.csv")))
+    assert [int(r["step"]) for r in rows] == [1, 2]
+    val = [k for k in rows[0] if k.startswith("val_")]
+    assert val and all(r[k] == "nan" for r in rows for k in val), "nothing held out, nothing validated"

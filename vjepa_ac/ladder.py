@@ -1,0 +1,90 @@
+"""The ladder of world models by name: what each needs (an encoder, the env it acts in), whether it imagines
+embeddings, and how it is built. Every other module asks here instead of comparing names.
+
+From truth to learning, so that every failure has an address:
+- `sim`: candidates rolled out in the true simulator, scored by the shaped true-state energy (the planner's and the
+  action space's upper bound);
+- `sim+state`: true rollouts scored by the unshaped true-state distance to the (sub-)goal's true state (the ceiling any
+  image energy can reach with the same protocol);
+- `sim+image`: true rollouts rendered, encoded and scored by the configured image-goal energy (is the energy's
+  landscape good enough?);
+- `sim+pixels`: true rollouts scored by the raw-pixel L1 to the goal image (the floor: everything seen, unweighted);
+- anything else names a learned predictor (`default`, a folder, a release file): frozen encoder + predictor;
+- `oracle`: a kinematic model of the true state, cheap and optimistic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Rung:
+    """What one world model needs and gives."""
+
+    score: str  # how an outcome is scored: learned, kinematic, shaped, state, image, pixels
+    in_env: bool  # rolls candidates out in the env it acts in (true dynamics)
+    encoder: bool  # needs an encoder
+    imagines: bool  # imagines embeddings (a decoder can draw them)
+    description: str
+
+
+RUNGS = {
+    "sim": Rung("shaped", True, False, False, "true dynamics, shaped true-state energy"),
+    "sim+state": Rung("state", True, False, False, "true dynamics, unshaped true-state distance"),
+    "sim+image": Rung("image", True, True, False, "true dynamics, the image-goal energy of the rendered outcome"),
+    "sim+pixels": Rung("pixels", True, False, False, "true dynamics, raw-pixel L1 of the rendered outcome"),
+    "oracle": Rung("kinematic", False, False, False, "kinematic model of the true state"),
+}
+LEARNED = Rung("learned", False, True, True, "frozen encoder + action-conditioned predictor")
+NAMES = ("default", *RUNGS)  # the names a world_model setting may take besides a predictor folder or release file
+
+
+def rung(world_model: str) -> Rung:
+    """The rung a `world_model` setting names (anything not in RUNGS is a learned predictor's source)."""
+    return RUNGS.get(world_model, LEARNED)
+
+
+def build_world_model(world_model: str, encoder: str, energy, oracle, device, bf16: bool = False, env=None):
+    """The world model named by `world_model`; the in-env rungs plan inside `env` (the one they act in).
+
+    energy: EnergyConfig (its `head` is loaded here and checked against the encoder); oracle: OracleConfig."""
+    from vjepa_ac.world_model import LatentWorldModel, OracleWorldModel, SimWorldModel
+
+    r = rung(world_model)
+    if r.score == "kinematic":
+        return OracleWorldModel(oracle, device)
+    enc = head = None
+    if r.encoder:
+        from vjepa_ac.encoder import load_encoder
+        from vjepa_ac.goal_head import load_head
+
+        enc = load_encoder(encoder)
+        head = load_head(energy.head, enc) if energy.head else None
+    if r.in_env:
+        if env is None:
+            raise ValueError(f"world_model={world_model} plans inside the env it acts in: pass the env")
+        return SimWorldModel(env.unwrapped, oracle, enc, energy, device, r.score, head)
+    from vjepa_ac.predictor import load_predictor
+
+    return LatentWorldModel(enc, load_predictor(world_model), energy, device, bf16, head)
+
+
+def model_identity(world_model: str) -> str:
+    """What a results table names a world model by: the rung's name, "default", or for a trained predictor its folder
+    name and the first 8 hex digits of its weights' SHA-256 (two runs into folders of one name stay apart)."""
+    import hashlib
+    from pathlib import Path
+
+    if world_model in NAMES:
+        return world_model
+    p = Path(world_model)
+    weights = p / "model.safetensors" if p.is_dir() else p
+    name = p.parent.name if p.name == "predictor" and p.parent.name else p.name  # `vjepa-ac train out=RUN` writes RUN/predictor
+    if not weights.is_file():
+        return name
+    h = hashlib.sha256()
+    with open(weights, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return f"{name}@{h.hexdigest()[:8]}"
