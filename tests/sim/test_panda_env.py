@@ -243,3 +243,45 @@ def test_projected_cube_positions_land_on_the_cube_in_the_rendered_frame():
             errors.append(np.linalg.norm(blob - uv) if np.isfinite(blob).all() else np.inf)
         env.close()
         assert np.median(errors) < 4.0, (camera, errors)
+
+
+def test_the_env_never_writes_its_options_into_the_callers_config():
+    from envs.panda_env import PandaEnv, PandaEnvConfig
+    from envs.tasks import Reach
+
+    cfg = PandaEnvConfig()
+    env = PandaEnv(Reach(), config=cfg, image_height=48, image_width=48, camera="workspace")
+    assert (cfg.image_height, cfg.camera) == (128, None) and cfg.scene == PandaEnvConfig().scene
+    assert env.cfg.image_height == 48
+    env.close()
+
+
+def test_an_object_region_too_small_for_cube_and_cup_fails_loudly():
+    env = envs.make_panda("reach", image_height=48, image_width=48, object_low=(0.45, 0.0), object_high=(0.46, 0.01))
+    with pytest.raises(ValueError, match="object_low.*too small"):
+        env.reset(seed=0)
+    env.close()
+
+
+def test_a_bug_inside_the_physics_step_is_raised_not_reported_as_divergence(monkeypatch):
+    import mujoco
+
+    env = envs.make_panda("reach", image_height=48, image_width=48)
+    env.reset(seed=0)
+
+    def broken(*a, **kw):
+        raise TypeError("a bug, not an instability")
+
+    monkeypatch.setattr(mujoco, "mj_step", broken)
+    with pytest.raises(TypeError, match="a bug"):
+        env.step(np.zeros(7, np.float32))
+    env.close()
+
+
+def test_an_env_that_cannot_be_built_with_its_options_is_not_called_a_typo():
+    from vjepa_ac.environment import EnvConfig
+    from vjepa_ac.evaluate import EvalConfig, check_sources
+
+    cfg = EvalConfig(env=EnvConfig(id="vjepa_ac/PandaReach-v0", kwargs={"no_such_option": 1}), policy="random")
+    with pytest.raises(ValueError, match="a known env.*could not be built with these options.*no_such_option"):
+        check_sources(cfg)
