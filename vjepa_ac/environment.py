@@ -14,7 +14,7 @@ class EnvConfig:
     image_width: int = 128
     control_hz: float = 4.0
     max_episode_steps: int | None = None
-    camera: str | None = None  # Panda envs: a named camera framing (wide, workspace); None: the env's default
+    camera: str | None = None  # Panda envs: a named framing (wide, workspace, wide+wrist); None: in eval, the encoder's own view
     kwargs: dict = field(default_factory=dict)  # anything else gymnasium.make should pass to the env
 
 

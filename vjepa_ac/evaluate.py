@@ -109,6 +109,7 @@ def check_settings(cfg: EvalConfig) -> None:
 
     cfg.device = str(pick_device(cfg.device))  # `auto` resolved once; a device that is not here fails now
     cfg.agent.planner = cfg.planner
+    fill_camera(cfg)
     check_sources(cfg)
     r = rung(cfg.world_model)
     if cfg.policy == "planner" and r.encoder:
@@ -178,6 +179,15 @@ def env_camera(env: EnvConfig) -> str:
     from envs.panda_env import PandaEnvConfig
 
     return env.camera or env.kwargs.get("camera") or PandaEnvConfig().camera or "wide"
+
+
+def fill_camera(cfg: EvalConfig) -> None:
+    """A Panda env with no camera set renders the view the encoder was pretrained on (for every policy, so that the
+    rows of a table see the same frames); an encoder with no recorded view leaves the env's default."""
+    from vjepa_ac.encoder import trained_camera
+
+    if cfg.env.id.startswith("vjepa_ac/") and cfg.env.camera is None and not cfg.env.kwargs.get("camera"):
+        cfg.env.camera = trained_camera(cfg.encoder)
 
 
 def check_view(cfg: EvalConfig) -> None:

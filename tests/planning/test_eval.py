@@ -156,10 +156,12 @@ def test_an_encoder_is_refused_on_another_camera_view_than_it_was_pretrained_on(
     """The shipped encoder's `training.json` names its view; planning with it on another framing fails at start,
     naming both views and the setting that fixes it, and writes nothing."""
     from vjepa_ac.encoder import trained_camera
-    from vjepa_ac.evaluate import check_config, env_camera
+    from vjepa_ac.evaluate import check_config, env_camera, fill_camera
 
     trained = trained_camera("default")
-    assert trained == env_camera(EnvConfig())  # the defaults agree
+    unset = small(tmp_path, world_model="default")
+    fill_camera(unset)
+    assert trained == env_camera(unset.env)  # an unset camera is the encoder's own view
     other = "wide" if trained != "wide" else "wide+wrist"
     cfg = small(tmp_path, world_model="default", env=EnvConfig(id="vjepa_ac/PandaGrasp-v0", camera=other))
     import re
