@@ -14,10 +14,11 @@ class EnergyConfig:
     metric: str = "l1"  # l1 (mean absolute difference) or l2 (root mean square difference)
     per_step: bool = False  # average over every step of the rollout instead of scoring the last one only
     state_weight: float = 0.0  # weight of |xyz_H - xyz_goal| (metres) when the goal state is known: not image-only
-    # The goal-distance head (`vjepa-ac train-head`): "default" (shipped with the default encoder), a head folder, or
-    # null for the token distance above. With a head the energy is the weighted L1 between what it reads off the goal
-    # image and what it reads off the imagined outcome (hand pose and closure, object position): still image-goal.
-    head: str | None = None
+    # The goal-distance head (`vjepa-ac train-head`): "auto" (the shipped head with the default encoder, none with any
+    # other), "default", a head folder, or null for the token distance above. With a head the energy is the weighted
+    # L1 between what it reads off the goal image and off the imagined outcome (hand pose and closure, object
+    # position): still image-goal, from tokens.
+    head: str | None = "auto"
     # With a head: read the outcome as the current frame's readout plus the predicted change, the robot's pose
     # coordinates changing as its predicted state does (the state the predictor integrates along the actions) and the
     # others as the head reads the imagined tokens. What the head gets wrong on both real frames alike cancels.
@@ -25,6 +26,13 @@ class EnergyConfig:
 
 
 METRICS = ("l1", "l2")
+
+
+def head_source(head: str | None, encoder: str) -> str | None:
+    """The head an energy setting names for an encoder: "auto" is the shipped head with the shipped encoder, else none."""
+    if head == "auto":
+        return "default" if encoder == "default" else None
+    return head
 
 
 def _distance(diff: torch.Tensor, metric: str) -> torch.Tensor:

@@ -69,7 +69,7 @@ def identity(cfg: EvalConfig) -> dict:
     if not d["agent"]["gripper_from_goal"]:
         for k in ("gripper_from_goal", "gripper_threshold"):
             d["agent"].pop(k)
-    if d["energy"]["head"] is None:
+    if d["energy"]["head"] is None:  # folders written before the goal head existed stay resumable
         d["energy"].pop("head")
     return d
 
@@ -119,7 +119,7 @@ def check_settings(cfg: EvalConfig) -> None:
             raise ValueError("decoder= draws imagined frames into Rerun recordings: set rerun=DIR (or rerun=spawn) as well")
         if not r.imagines:
             raise ValueError(f"decoder= decodes the learned model's imagined embeddings; world_model={cfg.world_model} imagines none")
-    if cfg.energy.head and not r.encoder:
+    if cfg.energy.head not in (None, "auto") and not r.encoder:
         raise ValueError(f"energy.head reads encoder tokens; world_model={cfg.world_model} scores no tokens (use a learned "
                          "predictor or sim+image)")
 

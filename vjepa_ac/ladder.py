@@ -59,8 +59,11 @@ def build_world_model(world_model: str, encoder: str, energy, oracle, device, bf
         from vjepa_ac.encoder import load_encoder
         from vjepa_ac.goal_head import load_head
 
+        from vjepa_ac.energy import head_source
+
         enc = load_encoder(encoder)
-        head = load_head(energy.head, enc) if energy.head else None
+        source = head_source(energy.head, encoder)
+        head = load_head(source, enc) if source else None
     if r.in_env:
         if env is None:
             raise ValueError(f"world_model={world_model} plans inside the env it acts in: pass the env")

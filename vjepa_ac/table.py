@@ -24,10 +24,13 @@ ROWS = {  # row name -> fields of EvalConfig (dotted names reach into nested one
     "sim": {"policy": "planner", "world_model": "sim", "planner": "cem", "agent.subgoal_tolerance": 0.02},
     # true dynamics, the unshaped true-state distance to the (sub-)goal's true state: the ceiling of any image energy
     "sim+state": {"policy": "planner", "world_model": "sim+state", "planner": "cem"},
-    "sim+image": {"policy": "planner", "world_model": "sim+image", "planner": "cem"},  # true dynamics, encoder's energy
+    "sim+image": {"policy": "planner", "world_model": "sim+image", "planner": "cem"},  # true dynamics, the default energy
+    # true dynamics, V-JEPA 2-AC's energy: the mean L1 between the encoder's tokens of the outcome and of the goal image
+    "sim+image/tokens": {"policy": "planner", "world_model": "sim+image", "planner": "cem", "energy.head": None},
     # true dynamics, mean L1 of the rendered outcome's raw pixels to the goal image: the floor
     "sim+pixels": {"policy": "planner", "world_model": "sim+pixels", "planner": "cem"},
-    "default+cem": {"policy": "planner", "world_model": "default", "planner": "cem"},  # encoder + predictor
+    "default+cem": {"policy": "planner", "world_model": "default", "planner": "cem"},  # encoder + predictor, default energy
+    "default+cem/tokens": {"policy": "planner", "world_model": "default", "planner": "cem", "energy.head": None},
     "default+mppi": {"policy": "planner", "world_model": "default", "planner": "mppi"},
     # V-JEPA 2-AC's protocol: the final goal image alone, even where the task offers sub-goals
     "default+cem/one-goal": {"policy": "planner", "world_model": "default", "planner": "cem", "agent.use_subgoals": False},
@@ -39,7 +42,8 @@ ROWS = {  # row name -> fields of EvalConfig (dotted names reach into nested one
     "random": {"policy": "random"},
     "expert": {"policy": "expert"},
 }
-DEFAULT_ROWS = ["sim", "sim+image", "default+cem", "default+cem/gripper", "default+mppi", "default+cem/one-goal", "random", "expert"]
+DEFAULT_ROWS = ["sim", "sim+state", "sim+image", "sim+image/tokens", "sim+pixels", "default+cem", "default+cem/tokens",
+                "default+mppi", "default+cem/one-goal", "random", "expert"]
 
 
 @dataclass
@@ -54,7 +58,7 @@ class TableConfig:
     encoder: str = "default"  # the encoder of the learned rows and of sim+image
     base: EvalConfig = field(default_factory=EvalConfig)  # every other knob, shared by all cells
     oracle_horizon: int = 2  # the kinematic oracle is cheap: it looks two steps ahead
-    sim_episodes: int | None = None  # episodes of the sim+image rung (it renders and encodes every candidate); None: episodes
+    sim_episodes: int | None = None  # episodes of the true-dynamics rungs (each simulates every candidate); None: episodes
 
 
 OWNED = {"episodes": "episodes", "out": "out", "env.id": "tasks", "encoder": "encoder"}  # base fields a cell sets: the table's own setting
@@ -109,7 +113,7 @@ def cell_config(cfg: TableConfig, task: str, row: str) -> EvalConfig:
     c.encoder = cfg.encoder
     if row == "oracle":
         c.agent.horizon = cfg.oracle_horizon
-    c.episodes = cfg.sim_episodes if row == "sim+image" and cfg.sim_episodes else cfg.episodes
+    c.episodes = cfg.sim_episodes if row.startswith("sim") and cfg.sim_episodes else cfg.episodes
     c.out = str(Path(cfg.out) / task / row.replace("/", "-"))
     return c
 
@@ -173,6 +177,8 @@ def merge_results(paths: list[str | Path]) -> str:
         task = s.get("task") or s["env"]
         row = s["policy"] if s["policy"] != "planner" else _row_name(s)
         agent = s.get("config", {}).get("agent", {})
+        if s["policy"] == "planner" and rung(str(s["world_model"])).encoder and s.get("config", {}).get("energy", {}).get("head", "auto") is None:
+            row += "/tokens"
         if s["policy"] == "planner" and not agent.get("use_subgoals", True):
             row += "/one-goal"
         elif s["policy"] == "planner" and agent.get("gripper_from_goal", False):

@@ -129,9 +129,9 @@ def test_the_ladder_table_runs_sim_sim_image_and_the_one_goal_protocol(tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     table = (out / "table.md").read_text().splitlines()
     assert [line.split(" | ")[0] for line in table[2:5]] == ["| sim", "| sim+image", "| default+cem/one-goal"]
-    assert "Fewer episodes in rows sim+image: grasp 1." in table
+    assert "Fewer episodes in rows sim, sim+image: grasp 1, grasp 1." in table
     cells = {p.parent.name: json.loads(p.read_text()) for p in out.rglob("results.json")}
-    assert cells["sim+image"]["episodes"] == 1 and cells["sim"]["episodes"] == 2
+    assert cells["sim+image"]["episodes"] == 1 and cells["sim"]["episodes"] == 1 and cells["default+cem-one-goal"]["episodes"] == 2
     assert cells["default+cem-one-goal"]["config"]["agent"]["use_subgoals"] is False
     assert cells["sim"]["config"]["agent"]["use_subgoals"] is True
     merged = merge_results(sorted(out.rglob("results.json")))
@@ -147,7 +147,9 @@ def test_the_table_evaluates_a_given_model_in_the_learned_rows_and_its_encoder_i
     assert (one_goal.world_model, one_goal.agent.use_subgoals) == ("runs/pred", False)
     image = cell_config(cfg, "grasp", "sim+image")
     assert (image.world_model, image.encoder, image.episodes) == ("sim+image", "runs/enc/encoder", 20)
-    assert cell_config(cfg, "grasp", "sim").world_model == "sim" and cell_config(cfg, "grasp", "sim").episodes == 50
+    assert cell_config(cfg, "grasp", "sim").world_model == "sim" and cell_config(cfg, "grasp", "sim").episodes == 20
+    assert cell_config(cfg, "grasp", "default+cem").episodes == 50
+    assert cell_config(cfg, "grasp", "default+cem/tokens").energy.head is None and cell_config(cfg, "grasp", "default+cem").energy.head == "auto"
     gripper = cell_config(cfg, "grasp", "default+cem/gripper")
     assert (gripper.world_model, gripper.agent.gripper_from_goal, gripper.agent.use_subgoals) == ("runs/pred", True, True)
 

@@ -72,3 +72,65 @@ def test_sim_plus_image_scores_each_candidates_rendered_view_and_leaves_the_env_
 def test_sim_needs_an_env_that_can_simulate():
     with pytest.raises(ValueError, match="simulate"):
         SimWorldModel(object())
+
+
+def test_the_unshaped_state_distance_is_zero_at_the_goal_and_lower_nearer_it_in_every_coordinate():
+    from vjepa_ac.world_model import state_l1
+
+    g = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        goal = torch.rand(12, generator=g)
+        x = torch.rand(12, generator=g)
+        nearer = goal + (x - goal) * torch.rand(12, generator=g) * 0.9  # every coordinate strictly closer (or equal)
+        assert float(state_l1(goal, goal)) == 0.0
+        assert float(state_l1(nearer, goal)) <= float(state_l1(x, goal))
+    # the weights: metres for the hand and the cube, 0.2 per radian, 0.05 for closure; the held flag does not count
+    base = torch.zeros(12)
+    moved = base.clone()
+    moved[0], moved[5], moved[6], moved[9], moved[10] = 0.01, 0.1, 1.0, 0.02, 1.0
+    assert float(state_l1(moved, base)) == pytest.approx((0.01 + 0.2 * 0.1 + 0.05 * 1.0 + 0.02) / 10)
+
+
+def test_raw_pixel_distance_is_zero_for_the_goal_frame_and_grows_with_the_difference():
+    from vjepa_ac.world_model import pixel_l1
+
+    goal = np.full((8, 8, 3), 100, np.uint8)
+    frames = np.stack([goal, goal + 10, goal + 50])
+    e = pixel_l1(frames, goal).tolist()
+    assert e[0] == 0.0 and e[0] < e[1] < e[2] and e[2] == pytest.approx(50 / 255)
+
+
+@pytest.mark.parametrize("score", ["state", "pixels"])
+def test_the_new_rungs_score_true_rollouts_and_leave_the_env_as_it_was(score):
+    from vjepa_ac.world_model import pixel_l1, state_l1
+
+    env = make_panda("grasp", image_height=48, image_width=48)
+    obs, info = env.reset(seed=3)
+    wm = SimWorldModel(env, score=score)
+    ctx, goal = wm.observe(obs), wm.goal(info["goal_image"], info["goal_state"])
+    snap = env.snapshot()
+    toward = info["goal_state"]["ee_state"][:3] - obs["ee_state"][:3]
+    actions = torch.zeros(2, 1, 7)
+    actions[0, 0, :3] = torch.as_tensor(np.clip(toward, -0.05, 0.05))  # toward the lifted goal's hand position
+    actions[1, 0, :3] = -actions[0, 0, :3]  # away from it
+    e = wm.cost(ctx, goal, actions)
+    for a, b in zip(snap, env.snapshot()):
+        np.testing.assert_array_equal(a, b)
+    out = env.simulate(actions.numpy(), render=score == "pixels")
+    if score == "state":
+        expected = state_l1(state_vector(out["ee_state"], out["object_pos"], out["held"]), goal.state)[:, -1]
+        assert e[0] < e[1], "moving the hand toward the goal's lowers the unshaped distance"
+        assert wm.distance(ctx, goal) == pytest.approx(float(state_l1(ctx.state, goal.state)))
+    else:
+        expected = pixel_l1(out["image"], info["goal_image"])
+    torch.testing.assert_close(e, expected)
+    env.close()
+
+
+def test_the_ladder_names_every_rung_and_learned_models():
+    from vjepa_ac.ladder import NAMES, rung
+
+    assert {"sim", "sim+state", "sim+image", "sim+pixels", "oracle", "default"} <= set(NAMES)
+    assert rung("sim+state").in_env and not rung("sim+state").encoder
+    assert rung("sim+image").encoder and not rung("sim+image").imagines
+    assert rung("runs/x/predictor").imagines and rung("default").score == "learned"
