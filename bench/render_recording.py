@@ -2,10 +2,10 @@
 
     python bench/render_recording.py RECORDING.rrd --step 3 --out step.png
 
-Panels: camera at the step, goal image, real and imagined PCA embeddings of the next frame, and a top-down (x-y)
-view of the candidate end-effector paths coloured by energy (blue low, red high), the elites (cyan), the chosen plan
-(green), the path taken so far (white), the object (yellow) and the goal (green dot). When the recording was made with
-a decoder (`eval ... decoder=`), a second row: the real next frame, the imagined next frame decoded, and the elites'
+Titled panels: camera at the step, goal image, real and imagined PCA embeddings of the next frame, and a top-down
+(x-y) view of the candidate end-effector paths coloured by energy (blue low, red high), the elites (cyan), the chosen
+plan (green), the path taken so far (white), the object (yellow) and the goal (green dot). When the recording was made
+with a decoder (`eval ... decoder=`), also the real next frame, the imagined next frame decoded, and the elites'
 imagined end frames decoded.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 
-import imageio.v2 as imageio
 import numpy as np
 from rerun.chunk import RrdReader
 
@@ -91,19 +90,31 @@ def main() -> None:
             x, y = to_px(np.asarray(row["Points3D:positions"][0])).astype(int)
             if 0 <= x < canvas.shape[1] and 0 <= y < canvas.shape[0]:
                 canvas[max(0, y - 4): y + 4, max(0, x - 4): x + 4] = colour
-    left = np.concatenate([np.concatenate(panels[:2], 1), np.concatenate(panels[2:], 1)], 0)
-    out = np.concatenate([left, canvas], 1)
+    tiles = [("camera at this step", panels[0]), ("current (sub-)goal image", panels[1]),
+             ("real next frame's tokens (PCA)", panels[2]), ("imagined next frame's tokens (PCA)", panels[3]),
+             ("candidates from above: energy blue (low) to red;\nelites cyan, chosen green, path white, cube yellow", canvas)]
     if "/decoded/imagined" in r:
-        def fit(img, h):
-            yy = np.arange(h) * img.shape[0] // h
-            xx = np.arange(int(img.shape[1] * h / img.shape[0])) * img.shape[0] // h
-            return img[yy][:, xx]
+        for title, ent, step in (("real next frame", "/camera", args.step + 1), ("imagined next frame, decoded", "/decoded/imagined", args.step + 1),
+                                 ("elites' imagined end frames, decoded", "/decoded/elites", args.step)):
+            row = at(r.get(ent, []), step)
+            if row:
+                tiles.append((title, image(row)))
+    import matplotlib
 
-        parts = [at(r.get("/camera", []), args.step + 1), at(r["/decoded/imagined"], args.step + 1), at(r.get("/decoded/elites", []), args.step)]
-        row2 = np.concatenate([fit(image(p), size) for p in parts if p], 1)
-        pad = np.full((size, max(0, out.shape[1] - row2.shape[1]), 3), 30, np.uint8)
-        out = np.concatenate([out, np.concatenate([row2[:, : out.shape[1]], pad], 1)], 0)
-    imageio.imwrite(args.out, out)
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = 4
+    n_rows = (len(tiles) + cols - 1) // cols
+    fig, axes = plt.subplots(n_rows, cols, figsize=(3.6 * cols, 3.7 * n_rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (title, img) in zip(axes.flat, tiles):
+        ax.imshow(img)
+        ax.set_title(title, fontsize=8)
+    fig.suptitle(f"{args.recording}: planning step {args.step}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(args.out, dpi=100)
     energies = [v["Scalars:scalars"][0] for s, v in r["/energy/plan"] if s is not None]
     print(f"{args.out}: step {args.step}, {len(strips)} candidates; chosen-plan energy per step: {np.round(energies, 4).tolist()}")
 

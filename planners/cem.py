@@ -20,6 +20,7 @@ class CEMConfig:
     momentum_std: float = 0.0
     init_std: float = 0.5  # as a fraction of each action dim's half range
     min_std: float = 0.02  # likewise
+    prior_share: float = 0.0  # with a prior sequence (a proposal's), this share of the samples is drawn around it
     keep_samples: bool = False  # store every sample in the iteration records
 
 
@@ -33,6 +34,7 @@ def cem(
     cfg: CEMConfig | None = None,
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
+    prior: torch.Tensor | None = None,
 ) -> PlanResult:
     """Minimise cost_fn over action sequences [H, A] inside the bounds.
 
@@ -42,6 +44,7 @@ def cem(
         action_low, action_high: bounds [A].
         init: starting mean [H, A] (a shifted previous plan), or None for the middle of the bounds.
         generator: the source of sampling noise (on `device`), for reproducible plans.
+        prior: a proposed sequence [H, A]: `cfg.prior_share` of the samples are drawn around it.
     Returns:
         PlanResult with the best sequence seen, its cost, and one IterationRecord per iteration.
     """
@@ -51,4 +54,4 @@ def cem(
         return (cfg.momentum_mean * mean + (1 - cfg.momentum_mean) * elites.mean(0),
                 cfg.momentum_std * std + (1 - cfg.momentum_std) * elites.std(0, unbiased=False))
 
-    return sample_and_refit(cost_fn, horizon, action_low, action_high, init, cfg, generator, device, refit)
+    return sample_and_refit(cost_fn, horizon, action_low, action_high, init, cfg, generator, device, refit, prior=prior)

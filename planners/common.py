@@ -58,13 +58,16 @@ def shift_plan(plan: torch.Tensor, fill: torch.Tensor | None = None) -> torch.Te
 
 
 def sample_and_refit(cost_fn: CostFn, horizon: int, action_low, action_high, init: torch.Tensor | None, cfg,
-                     generator: torch.Generator | None, device, refit: Callable, noise_fn: Callable | None = None) -> PlanResult:
+                     generator: torch.Generator | None, device, refit: Callable, noise_fn: Callable | None = None,
+                     prior: torch.Tensor | None = None) -> PlanResult:
     """The loop CEM and MPPI share: sample around a mean [H, A] (the current mean itself is one sample, so the plan
     never gets worse), clamp to the bounds, score, keep the `cfg.elites` best, record the iteration, then
     `refit(mean, std, elites [K, H, A], elite_costs [K]) -> (mean, std)` (or None to keep them), with the std held
     above `cfg.min_std` of each dim's half range. `noise_fn(noise [S, H, A]) -> noise` shapes the standard noise.
+    With a `prior` sequence [H, A] (a proposal's), `cfg.prior_share` of each iteration's samples are drawn around it
+    instead of around the mean (TD-MPC2's policy prior), the prior itself among them.
 
-    cfg needs samples, iterations, elites, init_std, min_std, keep_samples."""
+    cfg needs samples, iterations, elites, init_std, min_std, keep_samples, prior_share."""
     if not 0 < cfg.elites <= cfg.samples:
         raise ValueError(f"elites must be in 1..samples ({cfg.samples}), got {cfg.elites}")
     lo, hi = as_bounds(action_low, action_high, None, device, torch.float32)
@@ -74,6 +77,14 @@ def sample_and_refit(cost_fn: CostFn, horizon: int, action_low, action_high, ini
         raise ValueError(f"init must have shape [{horizon}, {lo.numel()}], got {tuple(mean.shape)}")
     std = (cfg.init_std * half).expand(horizon, -1).clone()  # [H, A]
     min_std = cfg.min_std * half
+    share = getattr(cfg, "prior_share", 0.0)
+    if not 0 <= share <= 1:
+        raise ValueError(f"prior_share must be in [0, 1], got {share}")
+    n_prior = min(cfg.samples - 1, round(share * cfg.samples)) if prior is not None else 0
+    if prior is not None:
+        prior = prior.to(device, torch.float32)
+        if prior.shape != mean.shape:
+            raise ValueError(f"prior must have shape {tuple(mean.shape)}, got {tuple(prior.shape)}")
     best, best_cost = mean.clone(), float("inf")
     records = []
     for _ in range(cfg.iterations):
@@ -82,6 +93,9 @@ def sample_and_refit(cost_fn: CostFn, horizon: int, action_low, action_high, ini
             noise = noise_fn(noise)
         samples = (mean + std * noise).clamp(lo, hi)
         samples[0] = mean.clamp(lo, hi)
+        if n_prior:
+            samples[1 : 1 + n_prior] = (prior + std * noise[1 : 1 + n_prior]).clamp(lo, hi)
+            samples[1] = prior.clamp(lo, hi)
         costs = check_costs(cost_fn(samples), cfg.samples)  # [S]
         elite_costs, idx = torch.topk(costs, cfg.elites, largest=False)
         elites = samples[idx]  # [K, H, A]

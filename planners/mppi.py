@@ -20,6 +20,7 @@ class MPPIConfig:
     init_std: float = 0.5  # as a fraction of each action dim's half range
     min_std: float = 0.02
     smoothing: float = 0.0  # AR(1) coefficient of the noise along the horizon (0: independent steps)
+    prior_share: float = 0.0  # with a prior sequence (a proposal's), this share of the samples is drawn around it
     keep_samples: bool = False
 
 
@@ -44,6 +45,7 @@ def mppi(
     cfg: MPPIConfig | None = None,
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
+    prior: torch.Tensor | None = None,
 ) -> PlanResult:
     """Minimise cost_fn over action sequences [H, A] inside the bounds with temperature-weighted updates.
 
@@ -64,4 +66,4 @@ def mppi(
         return new_mean, torch.sqrt((w[:, None, None] * (elites - new_mean) ** 2).sum(0))
 
     return sample_and_refit(cost_fn, horizon, action_low, action_high, init, cfg, generator, device, refit,
-                            lambda noise: _smooth(noise, cfg.smoothing))
+                            lambda noise: _smooth(noise, cfg.smoothing), prior=prior)

@@ -15,7 +15,7 @@ from planners import CEMConfig, MPPIConfig, PlanResult, cem, mppi, shift_plan
 class AgentConfig:
     """Planner and loop settings. Actions outside `plan_dims` are held at zero (by default roll and pitch: the gripper stays pointing down)."""
 
-    planner: str = "cem"  # cem or mppi
+    planner: str = "cem"  # cem, mppi, or policy (act with the proposal policy's action, no search)
     horizon: int = 1
     cem: CEMConfig = field(default_factory=lambda: CEMConfig(samples=32, iterations=3, elites=6, init_std=0.6, min_std=0.05))
     mppi: MPPIConfig = field(default_factory=lambda: MPPIConfig(samples=32, iterations=3, elites=8, init_std=0.6, min_std=0.05))
@@ -29,6 +29,11 @@ class AgentConfig:
     # (`close_gripper`: the gripper is closed from a given step on). Needs reset info's `subgoal_states`/`goal_state`.
     gripper_from_goal: bool = False
     gripper_threshold: float = 0.3  # a goal closure above this closes the hand (command +1), else it opens (-1)
+    # Proposals learned from play logs (`vjepa-ac train-proposal`): "default" (shipped with the default encoder) or a folder.
+    proposal: str | None = None  # the policy: acts alone (planner=policy), seeds `cem.prior_share` of the samples, or the first mean
+    proposal_init: bool = False  # the first iteration's mean is the proposal's sequence (instead of the shifted last plan)
+    latent_subgoals: str | None = None  # the sub-goal model: with one goal image, plan to the sub-goals it proposes
+    latent_every: int = 4  # control steps between two sub-goal proposals
     seed: int = 0
 
 
@@ -46,10 +51,22 @@ class StepRecord:
 class Agent:
     """`reset(info)` then `act(obs) -> action` each control step; works with any world model of `world_model.py`."""
 
-    def __init__(self, model, action_low, action_high, cfg: AgentConfig | None = None, device: str | torch.device = "cpu"):
+    def __init__(self, model, action_low, action_high, cfg: AgentConfig | None = None, device: str | torch.device = "cpu",
+                 policy=None, subgoal_model=None):
+        """policy: a ProposalPolicy (proposals.py) for planner=policy, prior_share, proposal_init; subgoal_model: a
+        SubgoalModel for latent sub-goals. Both read the world model's tokens (`ctx.z`, `goal.z`)."""
         self.model, self.cfg, self.device = model, cfg or AgentConfig(), torch.device(device)
-        if self.cfg.planner not in ("cem", "mppi"):
-            raise ValueError(f"agent.planner must be 'cem' or 'mppi', got {self.cfg.planner!r}")
+        if self.cfg.planner not in ("cem", "mppi", "policy"):
+            raise ValueError(f"agent.planner must be 'cem', 'mppi' or 'policy', got {self.cfg.planner!r}")
+        share = self.planner_config().prior_share if self.cfg.planner != "policy" else 0.0
+        if policy is None and (self.cfg.planner == "policy" or share > 0 or self.cfg.proposal_init):
+            raise ValueError(f"agent.planner=policy, agent.{self.cfg.planner}.prior_share > 0 and agent.proposal_init need a "
+                             "proposal policy (agent.proposal)")
+        if not 0 <= share <= 1 or self.cfg.latent_every < 1:
+            raise ValueError(f"agent.{self.cfg.planner}.prior_share must be in [0, 1] and agent.latent_every >= 1; got {share}, "
+                             f"{self.cfg.latent_every}")
+        self.policy = policy.to(self.device) if policy is not None else None
+        self.subgoal_model = subgoal_model.to(self.device) if subgoal_model is not None else None
         low = np.asarray(action_low, dtype=np.float32)
         high = np.asarray(action_high, dtype=np.float32)
         dims = list(self.cfg.plan_dims)
@@ -71,6 +88,8 @@ class Agent:
         else:
             pairs = [(info.get("goal_image"), info.get("goal_state"))]
         self.goals = [self.model.goal(img, st) for img, st in pairs]
+        self.final_goal = self.goals[-1]
+        self.latent = self.subgoal_model is not None and len(self.goals) == 1  # one goal image: plan through proposed sub-goals
         self.grippers = None
         if self.cfg.gripper_from_goal:
             if any(st is None or "ee_state" not in st for _, st in pairs):
@@ -114,13 +133,25 @@ class Agent:
         if not last and ((per_goal is not None and self.steps_on_goal >= per_goal) or distance < self.cfg.subgoal_tolerance):
             self.goal_index, self.steps_on_goal, self.plan = self.goal_index + 1, 0, None
             distance = self.model.distance(ctx, self.goals[self.goal_index])
+        if self.latent and (self.steps_on_goal % self.cfg.latent_every == 0 or self.goals[0] is self.final_goal):
+            with torch.no_grad():  # a new latent sub-goal on the way to the goal image, from the frame now
+                z_sub = self.subgoal_model(ctx.z[None], self.final_goal.z[None])[0]
+            self.goals[0] = self.model.goal_from_tokens(z_sub)
+            distance = self.model.distance(ctx, self.goals[0])
         goal = self.goals[self.goal_index]
         h = self.cfg.horizon
         init = None
         if self.cfg.warm_start and self.plan is not None:
             init = shift_plan(self.plan)
-        plan_fn, pcfg = (cem, self.cfg.cem) if self.cfg.planner == "cem" else (mppi, self.cfg.mppi)
-        result = plan_fn(self.cost_fn(ctx, goal), h, self.low, self.high, init=init, cfg=pcfg, generator=self.generator, device=self.device)
+        proposal = self.propose(ctx, goal) if self.policy is not None else None  # [H, P] in the planned dims
+        if self.cfg.planner == "policy":
+            result = self.act_on_proposal(ctx, goal, proposal)
+        else:
+            if proposal is not None and self.cfg.proposal_init:
+                init = proposal
+            plan_fn, pcfg = (cem, self.cfg.cem) if self.cfg.planner == "cem" else (mppi, self.cfg.mppi)
+            result = plan_fn(self.cost_fn(ctx, goal), h, self.low, self.high, init=init, cfg=pcfg, generator=self.generator,
+                             device=self.device, prior=proposal if pcfg.prior_share > 0 else None)
         self.plan = result.actions
         action = self.full_actions(result.actions[:1])[0].cpu().numpy().astype(np.float32)
         if self.device.type == "cuda":
@@ -129,3 +160,24 @@ class Agent:
         self.records.append(StepRecord(action, result, ms, self.goal_index, distance))
         self.steps_on_goal += 1
         return action
+
+    def planner_config(self):
+        return self.cfg.cem if self.cfg.planner == "cem" else self.cfg.mppi
+
+    def propose(self, ctx, goal) -> torch.Tensor:
+        """The proposal policy's sequence [H, P] for this frame and goal, in the planned dims and the agent's horizon
+        (its last action repeated if it proposes fewer), within the bounds."""
+        with torch.no_grad():
+            state = getattr(ctx, "ee_state", None)
+            state = ctx.state if state is None else state  # the end-effector state (a sim context's `state` is the 12-D true one)
+            a = self.policy(ctx.z[None], state[None].to(ctx.z), goal.z[None])[0]  # [H', A]
+        a = a[:, self.dims]
+        if a.shape[0] < self.cfg.horizon:
+            a = torch.cat([a, a[-1:].expand(self.cfg.horizon - a.shape[0], -1)])
+        lo, hi = torch.as_tensor(self.low, device=a.device), torch.as_tensor(self.high, device=a.device)
+        return torch.maximum(torch.minimum(a[: self.cfg.horizon], hi), lo)
+
+    def act_on_proposal(self, ctx, goal, proposal: torch.Tensor) -> PlanResult:
+        """planner=policy: the proposal itself, scored once by the world model (for the records)."""
+        cost = float(self.model.cost(ctx, goal, self.full_actions(proposal[None]))[0])
+        return PlanResult(proposal, cost, torch.zeros_like(proposal), [])

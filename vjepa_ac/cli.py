@@ -19,6 +19,7 @@ from vjepa_ac.viz import VizConfig
 from vjepa_ac.train import TrainConfig
 from vjepa_ac.train_decoder import DecoderTrainConfig
 from vjepa_ac.train_head import HeadTrainConfig
+from vjepa_ac.train_proposal import ProposalTrainConfig
 
 CONFIGS = "pkg://vjepa_ac.configs"
 ConfigStore.instance().store(name="collect_schema", node=CollectConfig)
@@ -32,6 +33,7 @@ ConfigStore.instance().store(name="viz_schema", node=VizConfig)
 ConfigStore.instance().store(name="export_schema", node=ExportConfig)
 ConfigStore.instance().store(name="train_decoder_schema", node=DecoderTrainConfig)
 ConfigStore.instance().store(name="train_head_schema", node=HeadTrainConfig)
+ConfigStore.instance().store(name="train_proposal_schema", node=ProposalTrainConfig)
 
 
 def _plain(cfg: DictConfig, schema):
@@ -94,6 +96,15 @@ def train_head_app(cfg: DictConfig) -> None:
 
     c: HeadTrainConfig = _plain(cfg, HeadTrainConfig)
     print(f"goal head written to {train_head(c)}")
+
+
+@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="train_proposal")
+def train_proposal_app(cfg: DictConfig) -> None:
+    """Train a proposal model on play logs: a goal-conditioned policy, or a latent sub-goal model."""
+    from vjepa_ac.train_proposal import train_proposal
+
+    c: ProposalTrainConfig = _plain(cfg, ProposalTrainConfig)
+    print(f"{c.kind} proposal model written to {train_proposal(c)}")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIGS, config_name="eval")
@@ -168,7 +179,7 @@ def merge_main() -> None:
 
 
 COMMANDS = {"collect": collect_app, "pretrain": pretrain_app, "encode": encode_app, "train": train_app, "train-decoder": train_decoder_app,
-            "train-head": train_head_app,
+            "train-head": train_head_app, "train-proposal": train_proposal_app,
             "eval": eval_app, "table": table_app, "tradeoff": tradeoff_app, "viz": viz_app, "export": export_app, "merge-results": merge_main}
 
 

@@ -32,7 +32,16 @@ def build_agent(cfg, env):
     from vjepa_ac.ladder import build_world_model
 
     model = build_world_model(cfg.world_model, cfg.encoder, cfg.energy, cfg.oracle, cfg.device, cfg.bf16, env)
-    return Agent(model, env.action_space.low, env.action_space.high, cfg.agent, cfg.device)
+    policy = subgoal = None
+    if cfg.agent.proposal or cfg.agent.latent_subgoals:
+        from vjepa_ac.proposals import load_proposal
+
+        encoder = getattr(model, "encoder", None)
+        if encoder is None:
+            raise ValueError(f"agent.proposal and agent.latent_subgoals read tokens; world_model={cfg.world_model} has no encoder")
+        policy = load_proposal(cfg.agent.proposal, encoder, "policy") if cfg.agent.proposal else None
+        subgoal = load_proposal(cfg.agent.latent_subgoals, encoder, "subgoal") if cfg.agent.latent_subgoals else None
+    return Agent(model, env.action_space.low, env.action_space.high, cfg.agent, cfg.device, policy, subgoal)
 
 
 def task_name(env_id: str) -> str:

@@ -69,6 +69,12 @@ def identity(cfg: EvalConfig) -> dict:
     if not d["agent"]["gripper_from_goal"]:
         for k in ("gripper_from_goal", "gripper_threshold"):
             d["agent"].pop(k)
+    if not (d["agent"]["proposal"] or d["agent"]["latent_subgoals"]):  # folders from before the proposals stay resumable
+        for k in ("proposal", "proposal_init", "latent_subgoals", "latent_every"):
+            d["agent"].pop(k)
+    for name in ("cem", "mppi"):
+        if not d["agent"][name]["prior_share"]:
+            d["agent"][name].pop("prior_share")
     if d["energy"]["head"] is None:  # folders written before the goal head existed stay resumable
         d["energy"].pop("head")
     return d
@@ -95,8 +101,8 @@ def check_settings(cfg: EvalConfig) -> None:
             value = getattr(value, part)
         raise ValueError(f"out-of-range eval setting {bad[0]}={value!r} (episodes, workers, agent.horizon >= 1; threads, "
                          "videos, agent.subgoal_steps >= 0; agent.mppi.temperature > 0; 0 <= max_error_rate <= 1)")
-    if cfg.planner not in ("cem", "mppi"):
-        raise ValueError(f"planner must be 'cem' or 'mppi', got {cfg.planner!r}")
+    if cfg.planner not in ("cem", "mppi", "policy"):
+        raise ValueError(f"planner must be 'cem', 'mppi' or 'policy', got {cfg.planner!r}")
     for name in ("cem", "mppi"):
         p = getattr(cfg.agent, name)
         if not (p.samples >= 1 and p.iterations >= 1 and 1 <= p.elites <= p.samples and p.init_std > 0 and p.min_std >= 0):

@@ -69,6 +69,10 @@ class LatentWorldModel:
         z = self.embed(np.asarray(image)[None])[0]
         return LatentGoal(z, goal_state, self._read(z))
 
+    def goal_from_tokens(self, z: torch.Tensor) -> LatentGoal:
+        """A goal given by tokens [N, D] (a proposed latent sub-goal) instead of an image."""
+        return LatentGoal(z, None, self._read(z))
+
     @torch.no_grad()
     def imagine(self, ctx: LatentContext, actions: torch.Tensor) -> torch.Tensor:
         """Predicted embeddings [S, H, N, D] of action sequences [S, H, A]."""
@@ -330,6 +334,12 @@ class SimWorldModel:
         z = self.encoder.embed_images(np.asarray(image)[None])[0] if self.score == "image" else None
         return SimGoal(state_vector(state["ee_state"], state["object_pos"], device=self.device), z,
                        np.asarray(image) if self.score == "pixels" else None, self._read(z))
+
+    def goal_from_tokens(self, z: torch.Tensor) -> SimGoal:
+        """A goal given by tokens [N, D] (a proposed latent sub-goal): scored by embeddings only (sim+image)."""
+        if self.score != "image":
+            raise ValueError(f"a goal given by tokens is scored by embeddings; this sim world model scores {self.score}")
+        return SimGoal(torch.full((12,), float("nan"), device=self.device), z, None, self._read(z))
 
     def cost(self, ctx: SimContext, goal: SimGoal, actions: torch.Tensor) -> torch.Tensor:
         """Energy [S] of action sequences [S, H, A], rolled out in the simulator."""

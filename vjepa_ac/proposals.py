@@ -1,0 +1,147 @@
+"""Proposals learned from play logs in the frozen encoder's token space, hindsight-relabelled: what to do next and
+where to go next, given where we are and a goal image.
+
+- `ProposalPolicy`: (current tokens, end-effector state, goal tokens) -> the next `horizon` actions. Used alone
+  (`planner=policy`), as a prior for a share of the planner's samples (`agent.cem.prior_share`, TD-MPC2's way), or as the
+  warm start of the planner's first iteration (`agent.proposal_init`).
+- `SubgoalModel`: (current tokens, goal tokens) -> the tokens of the frame `ahead` steps further on the way to the
+  goal (the goal itself when it is nearer). The agent plans to that latent sub-goal and proposes a new one every few
+  steps (`agent.latent_subgoals`), so that one goal image is enough where hand-made sub-goal images were needed.
+
+Both read tokens the way the goal-distance head does (each token reduced to a few channels, keeping where it is) and
+are tied to the encoder whose tokens they read.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from vjepa_ac.checkpoints import load_state_checked
+from vjepa_ac.io import atomic_path, write_json
+
+KINDS = ("policy", "subgoal")
+
+
+@dataclass
+class ProposalConfig:
+    """Sizes of a proposal model and what it proposes."""
+
+    kind: str = "policy"  # policy (actions) or subgoal (tokens of a frame further on)
+    embed_dim: int = 192
+    grid: int = 8
+    channels: int = 16  # each token reduced to this many channels
+    hidden: int = 512
+    state_dim: int = 7
+    action_dim: int = 7
+    horizon: int = 1  # policy: actions proposed
+    ahead: int = 4  # subgoal: how many steps further on the proposed frame lies
+    action_scale: list[float] = field(default_factory=list)  # policy: actions are proposed in units of these [A]
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"proposal kind must be one of {KINDS}, got {self.kind!r}")
+
+    @property
+    def tokens(self) -> int:
+        return self.grid * self.grid
+
+
+class _PairNet(nn.Module):
+    """Features of (current tokens [..., N, D], goal tokens [..., N, D], extra [..., E]) -> [..., hidden]."""
+
+    def __init__(self, cfg: ProposalConfig, extra: int):
+        super().__init__()
+        self.cfg = cfg
+        self.reduce = nn.Linear(cfg.embed_dim, cfg.channels)
+        width = 2 * cfg.tokens * cfg.channels + extra
+        self.trunk = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, cfg.hidden), nn.GELU(), nn.Linear(cfg.hidden, cfg.hidden), nn.GELU())
+
+    def features(self, z: torch.Tensor, z_goal: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        parts = [F.gelu(self.reduce(z)).flatten(-2), F.gelu(self.reduce(z_goal)).flatten(-2)]
+        if extra is not None:
+            parts.append(extra)
+        return self.trunk(torch.cat(parts, -1))
+
+
+class ProposalPolicy(_PairNet):
+    """(z [B, N, D], state [B, S], z_goal [B, N, D]) -> actions [B, H, A], within +-action_scale."""
+
+    def __init__(self, cfg: ProposalConfig):
+        super().__init__(cfg, cfg.state_dim)
+        if len(cfg.action_scale) != cfg.action_dim:
+            raise ValueError(f"a proposal policy needs action_scale of {cfg.action_dim} entries, got {len(cfg.action_scale)}")
+        self.out = nn.Linear(cfg.hidden, cfg.horizon * cfg.action_dim)
+        self.register_buffer("scale", torch.tensor(cfg.action_scale, dtype=torch.float32), persistent=False)
+
+    def forward(self, z: torch.Tensor, state: torch.Tensor, z_goal: torch.Tensor) -> torch.Tensor:
+        a = torch.tanh(self.out(self.features(z, z_goal, state)))
+        return a.reshape(*a.shape[:-1], self.cfg.horizon, self.cfg.action_dim) * self.scale
+
+
+class SubgoalModel(_PairNet):
+    """(z [B, N, D], z_goal [B, N, D]) -> the tokens [B, N, D] of a frame `ahead` steps further on: the current
+    tokens plus a predicted change, layer-normed as the encoder's are."""
+
+    def __init__(self, cfg: ProposalConfig):
+        super().__init__(cfg, 0)
+        self.out = nn.Linear(cfg.hidden, cfg.tokens * cfg.channels)
+        self.expand = nn.Linear(cfg.channels, cfg.embed_dim)
+        nn.init.zeros_(self.expand.weight)  # starts as "the current frame", as the residual predictor does
+        nn.init.zeros_(self.expand.bias)
+
+    def forward(self, z: torch.Tensor, z_goal: torch.Tensor) -> torch.Tensor:
+        code = self.out(self.features(z, z_goal)).reshape(*z.shape[:-1], self.cfg.channels)  # [B, N, c]
+        return F.layer_norm(z + self.expand(code), (z.shape[-1],))
+
+
+def build(cfg: ProposalConfig) -> nn.Module:
+    return ProposalPolicy(cfg) if cfg.kind == "policy" else SubgoalModel(cfg)
+
+
+def save_proposal(model: nn.Module, path: str | Path, meta: dict | None = None) -> Path:
+    """`config.json` (sizes, kind, the encoder's identity) + `model.safetensors`."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path / "model.safetensors") as tmp:
+        save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp))
+    write_json(path / "config.json", {"proposal": asdict(model.cfg), **(meta or {})})
+    return path
+
+
+def default_proposal_dir(kind: str) -> Path:
+    from importlib import resources
+
+    return Path(str(resources.files("vjepa_ac") / "weights" / kind))
+
+
+def load_proposal(source: str | Path, encoder=None, kind: str | None = None) -> nn.Module:
+    """A proposal model: "default" (shipped beside the default encoder; `kind` says which) or a `train-proposal`
+    folder. With `encoder`, refuses one trained on another encoder's tokens; with `kind`, one of another kind."""
+    if str(source) == "default":
+        if kind is None:
+            raise ValueError("load_proposal('default') needs kind='policy' or 'subgoal'")
+        source = default_proposal_dir(kind)
+    path = Path(source)
+    cfg_path = path / "config.json"
+    if not cfg_path.exists():
+        raise FileNotFoundError(f"{cfg_path} is missing: not a proposal folder (train one with `vjepa-ac train-proposal`)")
+    meta = json.loads(cfg_path.read_text())
+    if "proposal" not in meta:
+        raise ValueError(f"{cfg_path} has no 'proposal' entry: not a proposal folder")
+    cfg = ProposalConfig(**meta["proposal"])
+    if kind is not None and cfg.kind != kind:
+        raise ValueError(f"{path} holds a {cfg.kind} proposal model, not a {kind} one")
+    if encoder is not None and meta.get("encoder") not in (None, encoder.identity()):
+        raise ValueError(f"proposal model {path} was trained on tokens of encoder {meta.get('encoder')}, not of "
+                         f"{encoder.identity()} ({encoder.name}); train one for it with `vjepa-ac train-proposal`")
+    model = build(cfg)
+    load_state_checked(model, load_file(str(path / "model.safetensors")), str(path / "model.safetensors"))
+    model.meta = meta
+    return model.eval().requires_grad_(False)

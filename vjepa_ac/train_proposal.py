@@ -1,0 +1,195 @@
+"""`vjepa-ac train-proposal kind=policy|subgoal dataset=DIR features=CACHE_DIR out=DIR`: train a proposal model
+(`proposals.py`) on a trajectory log and its feature cache, hindsight-relabelled.
+
+Each example is drawn from one episode: a frame t, and a goal frame t + k later in the same episode (k uniform in
+1..max_gap, never past the episode's end). The policy learns the recorded actions t..t+H-1 (L1, in units of each
+action dim's bound); the sub-goal model learns the tokens of frame min(t + ahead, t + k) (L1 on layer-normed tokens,
+plus, with `head=`, the weighted L1 of what the goal-distance head reads off them: the coordinates the energy uses).
+The last episodes are held out and scored against what doing nothing new would give (the policy against the mean
+action; the sub-goal model against the current frame itself).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vjepa_ac.data.mapping import load_mapping
+from vjepa_ac.data.reader import open_log
+from vjepa_ac.features import FeatureCache
+from vjepa_ac.proposals import KINDS, ProposalConfig, build, save_proposal
+from vjepa_ac.trainer import Distributed, LoopConfig, Run, check_loop, fit, split_episodes
+
+
+@dataclass
+class ProposalArch:
+    channels: int = 16
+    hidden: int = 512
+
+
+@dataclass
+class ProposalTrainConfig(LoopConfig):
+    """`vjepa-ac train-proposal kind=policy dataset=DIR features=CACHE_DIR out=DIR`."""
+
+    kind: str = "policy"  # policy or subgoal
+    dataset: str = "data/panda_play"
+    mapping: str = "panda_sim"
+    features: str = "features"  # the folder `vjepa-ac encode` wrote for one encoder (holds meta.json)
+    out: str = "runs/proposal"
+    arch: ProposalArch = field(default_factory=ProposalArch)
+    horizon: int = 1  # policy: actions proposed
+    ahead: int = 4  # subgoal: the proposed frame lies this many steps further on (or is the goal, when nearer)
+    max_gap: int = 24  # goals are drawn up to this many steps after the frame
+    head: str | None = None  # subgoal: also match this goal-distance head's readout of the proposed tokens
+    readout_weight: float = 1.0
+    steps: int = 4000
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    val_every: int = 500
+    val_batches: int = 8
+    checkpoint_every: int = 500
+
+
+def hindsight(lengths: list[int], episodes: list[int], gen: torch.Generator, max_gap: int, after: int = 1) -> tuple[int, int, int]:
+    """One relabelled example: (episode, frame t, goal frame g) with t < g <= t + max_gap, both in the episode, and
+    `after` frames from t on inside it (the actions a policy of that horizon learns)."""
+    e = episodes[int(torch.randint(0, len(episodes), (1,), generator=gen))]
+    n = lengths[e]
+    t = int(torch.randint(0, n - max(after, 1), (1,), generator=gen))
+    g = t + 1 + int(torch.randint(0, min(max_gap, n - 1 - t), (1,), generator=gen))
+    return e, t, g
+
+
+class Relabelled:
+    """Every episode's tokens [T, N, D] (layer-normed, float16), states [T, S] and actions [T, A] in memory."""
+
+    def __init__(self, cfg: ProposalTrainConfig):
+        log = open_log(cfg.dataset)
+        mapping = load_mapping(cfg.mapping)
+        self.cache = FeatureCache(cfg.features)
+        if len(self.cache) != len(log):
+            raise ValueError(f"{cfg.features} caches {len(self.cache)} episodes, {cfg.dataset} has {len(log)}")
+        self.z, self.state, self.action = [], [], []
+        for e in range(len(log)):
+            s, a = mapping.read(log, e)
+            z = self.cache[e].float()
+            if len(z) != len(s):
+                raise ValueError(f"episode {e}: {len(z)} cached frames but {len(s)} rows in {cfg.dataset}")
+            self.z.append(F.layer_norm(z, (z.shape[-1],)).to(torch.float16))
+            self.state.append(torch.from_numpy(s))
+            self.action.append(torch.from_numpy(a))
+        self.lengths = [len(s) for s in self.state]
+        need = max(2, cfg.horizon + 1 if cfg.kind == "policy" else 2)
+        short = [e for e, n in enumerate(self.lengths) if n < need]
+        if short:
+            raise ValueError(f"{cfg.dataset}: episode {short[0]} has {self.lengths[short[0]]} frames, fewer than the {need} "
+                             "a relabelled example needs")
+        self.train_eps, self.val_eps = split_episodes(len(log), cfg.val_fraction, str(cfg.dataset))
+        actions = torch.cat([self.action[e] for e in self.train_eps])
+        self.action_scale = actions.abs().max(0).values.clamp_min(1e-6)  # [A]: the data's bound per dim
+
+    def batch(self, episodes: list[int], cfg: ProposalTrainConfig, gen: torch.Generator) -> dict[str, torch.Tensor]:
+        """z [B, N, D], state [B, S], z_goal [B, N, D], and the targets: actions [B, H, A] or z_next [B, N, D]."""
+        after = cfg.horizon if cfg.kind == "policy" else 1
+        z, s, zg, target = [], [], [], []
+        for _ in range(cfg.batch_size):
+            e, t, g = hindsight(self.lengths, episodes, gen, cfg.max_gap, after)
+            z.append(self.z[e][t])
+            s.append(self.state[e][t])
+            zg.append(self.z[e][g])
+            if cfg.kind == "policy":
+                target.append(self.action[e][t : t + cfg.horizon])
+            else:
+                target.append(self.z[e][min(t + cfg.ahead, g)])
+        out = {"z": torch.stack(z).float(), "state": torch.stack(s), "z_goal": torch.stack(zg).float()}
+        out["target"] = torch.stack(target).float()
+        return out
+
+
+def check_config(cfg: ProposalTrainConfig) -> None:
+    if cfg.kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {cfg.kind!r}")
+    check_loop(cfg, {"horizon": cfg.horizon >= 1, "ahead": cfg.ahead >= 1, "max_gap": cfg.max_gap >= 1,
+                     "val_batches": cfg.val_batches >= 1, "readout_weight": cfg.readout_weight >= 0,
+                     "arch.channels": cfg.arch.channels >= 1, "arch.hidden": cfg.arch.hidden >= 1},
+               "; horizon, ahead, max_gap, val_batches, arch.channels, arch.hidden >= 1; readout_weight >= 0")
+    if cfg.head and cfg.kind != "subgoal":
+        raise ValueError("head= shapes the sub-goal model's loss; a policy learns actions: leave head unset")
+
+
+def train_proposal(cfg: ProposalTrainConfig) -> Path:
+    """Train with atomic checkpoints (exact resume; a folder made with other settings is refused); returns out/proposal."""
+    check_config(cfg)
+    dist = Distributed(cfg.device)
+    device = dist.device
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    data = Relabelled(cfg)
+    identity = data.cache.meta.get("identity")
+    head = None
+    if cfg.head:
+        from vjepa_ac.goal_head import load_head
+
+        head = load_head(cfg.head).to(device)
+        if head.meta.get("encoder") not in (None, identity):
+            raise ValueError(f"head={cfg.head} reads tokens of encoder {head.meta.get('encoder')}, the cache holds {identity}'s")
+    z0 = data.z[0]
+    pcfg = ProposalConfig(kind=cfg.kind, embed_dim=z0.shape[-1], grid=int(round(z0.shape[-2] ** 0.5)), channels=cfg.arch.channels,
+                          hidden=cfg.arch.hidden, state_dim=data.state[0].shape[-1], action_dim=data.action[0].shape[-1],
+                          horizon=cfg.horizon, ahead=cfg.ahead, action_scale=data.action_scale.tolist())
+    model = build(pcfg).to(device).train()
+    params = list(model.parameters())
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    val_cols = (["val_action_l1", "val_mean_action_l1", "val_gripper_sign"] if cfg.kind == "policy"
+                else ["val_token_l1", "val_current_frame_token_l1"] + (["val_readout", "val_current_frame_readout"] if head else []))
+    run = Run(cfg, "train_proposal", {**asdict(cfg), "encoder": identity}, ["step", "loss", "lr", *val_cols, "seconds"], dist)
+    scale = data.action_scale.to(device)
+
+    def losses(b: dict) -> tuple[torch.Tensor, dict]:
+        b = {k: v.to(device) for k, v in b.items()}
+        if cfg.kind == "policy":
+            a = model(b["z"], b["state"], b["z_goal"])
+            return ((a - b["target"]) / scale).abs().mean(), {}
+        zh = model(b["z"], b["z_goal"])
+        loss = (zh - b["target"]).abs().mean()
+        if head is not None:
+            loss = loss + cfg.readout_weight * head.distance(head(zh), head(b["target"])).mean()
+        return loss, {}
+
+    @torch.no_grad()
+    def validate() -> dict:
+        if not data.val_eps:
+            return {}
+        vgen = torch.Generator().manual_seed(12345)
+        model.eval()
+        out: dict[str, list[float]] = {c: [] for c in val_cols}
+        for _ in range(cfg.val_batches):
+            b = {k: v.to(device) for k, v in data.batch(data.val_eps, cfg, vgen).items()}
+            if cfg.kind == "policy":
+                a = model(b["z"], b["state"], b["z_goal"])
+                mean_action = torch.cat([data.action[e] for e in data.train_eps]).mean(0).to(device)
+                out["val_action_l1"].append(float(((a - b["target"]) / scale).abs().mean()))
+                out["val_mean_action_l1"].append(float(((mean_action - b["target"]) / scale).abs().mean()))
+                out["val_gripper_sign"].append(float((torch.sign(a[..., -1]) == torch.sign(b["target"][..., -1])).float().mean()))
+            else:
+                zh = model(b["z"], b["z_goal"])
+                out["val_token_l1"].append(float((zh - b["target"]).abs().mean()))
+                out["val_current_frame_token_l1"].append(float((b["z"] - b["target"]).abs().mean()))
+                if head is not None:
+                    rt = head(b["target"])
+                    out["val_readout"].append(float(head.distance(head(zh), rt).mean()))
+                    out["val_current_frame_readout"].append(float(head.distance(head(b["z"]), rt).mean()))
+        model.train()
+        return {k: float(np.mean(v)) for k, v in out.items()}
+
+    step = fit(run, model, opt, params, gen, lambda step: losses(data.batch(data.train_eps, cfg, gen)), validate,
+               desc=f"train-proposal {cfg.kind}")
+    val = validate()
+    meta = {"encoder": identity, "features": str(cfg.features), "dataset": str(cfg.dataset), "steps": step, "head": cfg.head,
+            "val_episodes": data.val_eps, **{k: round(v, 5) for k, v in val.items()}}
+    return save_proposal(model.cpu(), Path(cfg.out) / "proposal", meta)
