@@ -1,0 +1,140 @@
+"""Proposals learned from play logs: hindsight examples never cross episodes, training resumes exactly, another
+encoder's proposal model is refused, and the agent uses each option (alone, as a prior, as the first mean, latent
+sub-goals) through the command line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import vjepa_ac.train_proposal as tp
+from vjepa_ac.proposals import ProposalConfig, build, load_proposal, save_proposal
+from vjepa_ac.train_proposal import hindsight
+
+EXE = shutil.which("vjepa-ac")
+
+
+def test_hindsight_goals_lie_later_in_the_same_episode_and_never_past_its_end():
+    lengths = [5, 2, 30]
+    g = torch.Generator().manual_seed(0)
+    seen = set()
+    for _ in range(3000):
+        e, t, goal = hindsight(lengths, [0, 1, 2], g, max_gap=6, after=1)
+        assert 0 <= t < goal < lengths[e] and goal - t <= 6, (e, t, goal)
+        seen.add(e)
+    assert seen == {0, 1, 2}
+    for _ in range(500):  # a policy of horizon 3 needs the 3 actions from t on inside the episode
+        e, t, goal = hindsight([10], [0], g, max_gap=20, after=3)
+        assert t + 3 <= 10 and goal < 10
+
+
+def _cfg(small_collection, features, out, **kw) -> tp.ProposalTrainConfig:
+    return tp.ProposalTrainConfig(dataset=small_collection.out, features=features, out=str(out), batch_size=16, steps=6, warmup=2,
+                                  checkpoint_every=2, val_every=3, val_batches=2, device="cpu", seed=1,
+                                  arch=tp.ProposalArch(channels=4, hidden=32), **kw)
+
+
+@pytest.mark.parametrize("kind", ["policy", "subgoal"])
+def test_training_resumes_to_exactly_the_uninterrupted_weights(small_collection, features, tmp_path, monkeypatch, kind):
+    whole = tp.train_proposal(_cfg(small_collection, features, tmp_path / "whole", kind=kind))
+    real, calls = tp.Relabelled.batch, {"n": 0}
+
+    def crash_on_fifth(self, *a):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return real(self, *a)
+
+    monkeypatch.setattr(tp.Relabelled, "batch", crash_on_fifth)
+    with pytest.raises(KeyboardInterrupt):
+        tp.train_proposal(_cfg(small_collection, features, tmp_path / "cut", kind=kind))
+    monkeypatch.setattr(tp.Relabelled, "batch", real)
+    resumed = tp.train_proposal(_cfg(small_collection, features, tmp_path / "cut", kind=kind))
+    a, b = load_file(str(whole / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=0, rtol=0)
+    header = (tmp_path / "cut" / "log.csv").read_text().splitlines()[0]
+    assert ("val_action_l1" in header) == (kind == "policy") and ("val_token_l1" in header) == (kind == "subgoal")
+
+
+def test_a_proposal_model_refuses_another_encoders_tokens_and_another_kind(tmp_path):
+    torch.manual_seed(0)
+    path = save_proposal(build(ProposalConfig(kind="policy", embed_dim=8, grid=2, channels=2, hidden=8, action_scale=[1.0] * 7)),
+                         tmp_path / "p", {"encoder": "aaaa"})
+
+    class Enc:
+        name = "other"
+
+        def identity(self):
+            return "bbbb"
+
+    with pytest.raises(ValueError, match="encoder aaaa, not of bbbb"):
+        load_proposal(path, encoder=Enc())
+    with pytest.raises(ValueError, match="policy proposal model, not a subgoal one"):
+        load_proposal(path, kind="subgoal")
+    policy = load_proposal(path, kind="policy")
+    a = policy(torch.randn(3, 4, 8), torch.randn(3, 7), torch.randn(3, 4, 8))
+    assert a.shape == (3, 1, 7) and float(a.abs().max()) <= 1.0
+
+
+def test_the_subgoal_model_starts_as_the_current_frame():
+    torch.manual_seed(0)
+    model = build(ProposalConfig(kind="subgoal", embed_dim=8, grid=2, channels=2, hidden=8))
+    z = torch.nn.functional.layer_norm(torch.randn(2, 4, 8), (8,))
+    torch.testing.assert_close(model(z, torch.randn(2, 4, 8)), z, atol=1e-5, rtol=1e-5)
+
+
+def test_the_prior_draws_its_share_of_the_samples_around_the_proposal():
+    from planners import CEMConfig, cem
+
+    seen = []
+
+    def cost(a):
+        seen.append(a.clone())
+        return (a - 0.3).abs().sum((1, 2))
+
+    prior = torch.full((1, 2), 0.8)
+    cem(cost, 1, [-1, -1], [1, 1], cfg=CEMConfig(samples=20, iterations=1, elites=4, init_std=0.05, prior_share=0.25),
+        generator=torch.Generator().manual_seed(0), prior=prior)
+    first = seen[0]
+    assert torch.equal(first[1], prior), "the proposal itself is a candidate"
+    assert float((first[1:6] - 0.8).abs().max()) < 0.3 and float((first[6:] - 0.8).abs().min()) > 0.3, "5 of 20 around it"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(EXE is None, reason="vjepa-ac is not installed on PATH (pip install .)")
+def test_the_agent_uses_every_proposal_option_through_the_command_line(small_collection, tmp_path):
+    """Policy and sub-goal models trained on the default encoder's tokens, then eval with each option."""
+    r = subprocess.run([EXE, "encode", f"dataset={small_collection.out}", "encoder=default", f"out={tmp_path / 'feat'}", "device=cpu"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    feat = next(p for p in (tmp_path / "feat").iterdir() if (p / "meta.json").exists())
+    for kind in ("policy", "subgoal"):
+        r = subprocess.run([EXE, "train-proposal", f"kind={kind}", f"dataset={small_collection.out}", f"features={feat}",
+                            f"out={tmp_path / kind}", "steps=4", "batch_size=8", "val_every=2", "checkpoint_every=2", "device=cpu"],
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr[-2000:]
+    policy, subgoal = tmp_path / "policy" / "proposal", tmp_path / "subgoal" / "proposal"
+    tiny = ["env=panda_grasp", "episodes=1", "workers=1", "videos=0", "env.max_episode_steps=2", "agent.cem.samples=8",
+            "agent.cem.iterations=1", "agent.cem.elites=2"]
+    options = {"alone": ["planner=policy", f"agent.proposal={policy}"],
+               "prior": [f"agent.proposal={policy}", "agent.cem.prior_share=0.25"],
+               "first_mean": [f"agent.proposal={policy}", "agent.proposal_init=true"],
+               "latent": ["agent.use_subgoals=false", f"agent.latent_subgoals={subgoal}", "agent.latent_every=1"]}
+    for name, args in options.items():
+        out = tmp_path / f"eval_{name}"
+        r = subprocess.run([EXE, "eval", *tiny, *args, f"out={out}"], capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, (name, r.stderr[-3000:])
+        s = json.loads((out / "results.json").read_text())
+        assert s["errors"] == 0 and s["steps"]["mean"] == 2, name
+        if name == "alone":
+            assert s["planner"] == "policy" and s["planning_ms"]["median"] < 1000
+    r = subprocess.run([EXE, "eval", *tiny, "planner=policy", f"out={tmp_path / 'x'}"], capture_output=True, text=True, timeout=600)
+    assert r.returncode != 0 and "agent.proposal" in r.stderr
