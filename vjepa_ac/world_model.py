@@ -136,6 +136,8 @@ class OracleConfig:
     clearance: float = 0.05  # come down onto a loose object from above: within a cone this high ...
     clearance_slope: float = 2.0  # ... rising this many metres per metre of horizontal distance from it
     per_step: bool = False
+    # the unshaped distance of `sim+state` (state_l1): weights of hand xyz, roll pitch yaw, closure, object xyz, held, pad
+    state_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 0.2, 0.2, 0.2, 0.05, 1.0, 1.0, 1.0, 0.0, 0.0)
 
 
 def state_vector(ee, obj, held=None, device: str | torch.device = "cpu") -> torch.Tensor:
@@ -242,15 +244,14 @@ class OracleWorldModel:
 
 
 # ----- the simulator oracle ------------------------------------------------------------------------------------------
-# Weights of the unshaped true-state distance (state_vector's coordinates): hand xyz, angles, closure, object xyz.
-STATE_L1_WEIGHTS = (1.0, 1.0, 1.0, 0.2, 0.2, 0.2, 0.05, 1.0, 1.0, 1.0, 0.0, 0.0)
-
-
-def state_l1(x: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+def state_l1(x: torch.Tensor, goal: torch.Tensor, weights=None) -> torch.Tensor:
     """Unshaped true-state distance of states x [..., 12] to a goal state [12] -> [...]: the weighted mean absolute
-    difference of hand xyz (m), roll/pitch/yaw (0.2 per rad), closure (0.05) and object xyz (m). No approach term, no
-    cone, no switch: what a perfect perception of the goal image would give an energy."""
-    w = torch.tensor(STATE_L1_WEIGHTS, device=x.device)
+    difference of hand xyz (m), roll/pitch/yaw (0.2 per rad), closure (0.05) and object xyz (m) (`weights`, 12 of them:
+    OracleConfig.state_weights by default). No approach term, no cone, no switch: what a perfect perception of the goal
+    image would give an energy."""
+    w = torch.tensor(OracleConfig.state_weights if weights is None else weights, device=x.device, dtype=x.dtype)
+    if w.shape != (12,) or float(w.min()) < 0 or float(w.max()) <= 0:
+        raise ValueError(f"oracle.state_weights must be 12 weights >= 0, one > 0; got {list(w.tolist())}")
     return ((x - goal).abs() * w).sum(-1) / float((w > 0).sum())
 
 
@@ -356,7 +357,7 @@ class SimWorldModel:
             e = pixel_l1(out["image"], goal.image).to(self.device)
         else:
             x = state_vector(out["ee_state"], out["object_pos"], out["held"], device=self.device)  # [S, H, 12]
-            e = state_energy(x, goal.state, self.cfg) if self.score == "shaped" else state_l1(x, goal.state)  # [S, H]
+            e = state_energy(x, goal.state, self.cfg) if self.score == "shaped" else state_l1(x, goal.state, self.cfg.state_weights)  # [S, H]
             e = e.mean(1) if self.cfg.per_step else e[:, -1]
         return torch.where(torch.as_tensor(out["diverged"], device=self.device), torch.full_like(e, float("inf")), e)
 
@@ -366,5 +367,5 @@ class SimWorldModel:
         if self.score == "pixels":
             return float(pixel_l1(ctx.image[None], goal.image)[0])
         if self.score == "state":
-            return float(state_l1(ctx.state, goal.state))
+            return float(state_l1(ctx.state, goal.state, self.cfg.state_weights))
         return float(state_energy(ctx.state, goal.state, self.cfg))
