@@ -24,10 +24,12 @@ class AgentConfig:
     use_subgoals: bool = True  # plan through reset info's `subgoal_images` / `subgoal_states` when present
     subgoal_steps: int = 0  # steps per sub-goal (0: the episode's steps shared equally)
     subgoal_tolerance: float = 0.0  # move on early once the current frame's energy to the sub-goal is below this
-    # Hold the gripper open or closed as each (sub-)goal's state shows it, instead of planning it: the encoder cannot
-    # see the fingers' opening, so a planned gripper command is a guess. The official notebook's CEM offers the same
-    # (`close_gripper`: the gripper is closed from a given step on). Needs reset info's `subgoal_states`/`goal_state`.
-    gripper_from_goal: bool = False
+    # Hold the gripper open or closed as each (sub-)goal shows it, instead of planning it (the official notebook's CEM
+    # offers a fixed schedule, `close_gripper`): "image", as the goal-distance head reads the (sub-)goal image (image-
+    # only: the head must read a coordinate named "gripper"); "state", as reset info's `goal_state`/`subgoal_states`
+    # say (privileged: a diagnostic); null to plan it with the other dims; "auto": "image" when the world model plans
+    # with a head that reads the gripper, else null.
+    gripper_from_goal: str | None = "auto"
     gripper_threshold: float = 0.3  # a goal closure above this closes the hand (command +1), else it opens (-1)
     # Proposals learned from play logs (`vjepa-ac train-proposal`): "default" (shipped with the default encoder) or a folder.
     proposal: str | None = None  # the policy: acts alone (planner=policy), seeds `cem.prior_share` of the samples, or the first mean
@@ -48,6 +50,24 @@ class StepRecord:
     distance: float  # energy of the observed frame to the current goal
 
 
+GRIPPER_SOURCES = ("auto", "image", "state")
+
+
+def gripper_source(value, model=None) -> str | None:
+    """`agent.gripper_from_goal` as None, "image" or "state" ("auto" resolved for `model`; true and false from older
+    configs read as "state" and None)."""
+    if value is None or value is False or str(value).lower() in ("false", "none", "null", ""):
+        return None
+    if value is True or str(value).lower() == "true":
+        return "state"
+    if value not in GRIPPER_SOURCES:
+        raise ValueError(f"agent.gripper_from_goal must be one of {GRIPPER_SOURCES} or null, got {value!r}")
+    if value == "auto":
+        head = getattr(model, "head", None)
+        return "image" if head is not None and "gripper" in head.cfg.names else None
+    return value
+
+
 class Agent:
     """`reset(info)` then `act(obs) -> action` each control step; works with any world model of `world_model.py`."""
 
@@ -56,6 +76,7 @@ class Agent:
         """policy: a ProposalPolicy (proposals.py) for planner=policy, prior_share, proposal_init; subgoal_model: a
         SubgoalModel for latent sub-goals. Both read the world model's tokens (`ctx.z`, `goal.z`)."""
         self.model, self.cfg, self.device = model, cfg or AgentConfig(), torch.device(device)
+        self.gripper_mode = gripper_source(self.cfg.gripper_from_goal, model)
         if self.cfg.planner not in ("cem", "mppi", "policy"):
             raise ValueError(f"agent.planner must be 'cem', 'mppi' or 'policy', got {self.cfg.planner!r}")
         share = self.planner_config().prior_share if self.cfg.planner != "policy" else 0.0
@@ -91,10 +112,13 @@ class Agent:
         self.final_goal = self.goals[-1]
         self.latent = self.subgoal_model is not None and len(self.goals) == 1  # one goal image: plan through proposed sub-goals
         self.grippers = None
-        if self.cfg.gripper_from_goal:
+        source = self.gripper_mode
+        if source == "state":
             if any(st is None or "ee_state" not in st for _, st in pairs):
-                raise ValueError("agent.gripper_from_goal needs the goal's end-effector state (reset info 'goal_state' / 'subgoal_states')")
+                raise ValueError("agent.gripper_from_goal=state needs the goal's end-effector state (reset info 'goal_state' / 'subgoal_states')")
             self.grippers = [1.0 if float(st["ee_state"][-1]) > self.cfg.gripper_threshold else -1.0 for _, st in pairs]
+        elif source == "image":
+            self.grippers = [self.gripper_of(g) for g in self.goals]
         self.goal_index, self.steps_on_goal, self.plan = 0, 0, None
         self.max_steps = max_steps
         self.records = []
@@ -138,6 +162,8 @@ class Agent:
                 z_sub = self.subgoal_model(ctx.z[None], self.final_goal.z[None])[0]
             self.goals[0] = self.model.goal_from_tokens(z_sub)
             distance = self.model.distance(ctx, self.goals[0])
+            if self.grippers is not None and self.gripper_mode == "image":
+                self.grippers[0] = self.gripper_of(self.goals[0])
         goal = self.goals[self.goal_index]
         h = self.cfg.horizon
         init = None
@@ -160,6 +186,14 @@ class Agent:
         self.records.append(StepRecord(action, result, ms, self.goal_index, distance))
         self.steps_on_goal += 1
         return action
+
+    def gripper_of(self, goal) -> float:
+        """+1 (close) or -1 (open): the gripper as the goal-distance head reads a (sub-)goal (`goal.read`)."""
+        head = getattr(self.model, "head", None)
+        if head is None or goal.read is None or "gripper" not in head.cfg.names:
+            raise ValueError("agent.gripper_from_goal=image reads the goal's gripper through the goal-distance head: plan with a "
+                             "head (energy.head) that reads a coordinate named 'gripper'")
+        return 1.0 if float(goal.read[head.cfg.names.index("gripper")]) > self.cfg.gripper_threshold else -1.0
 
     def planner_config(self):
         return self.cfg.cem if self.cfg.planner == "cem" else self.cfg.mppi

@@ -66,9 +66,12 @@ def identity(cfg: EvalConfig) -> dict:
     for k in ("kwargs", "camera"):  # folders written before these fields existed stay resumable
         if not d["env"][k]:
             d["env"].pop(k)
-    if not d["agent"]["gripper_from_goal"]:
+    gripper = effective_gripper(cfg)
+    if gripper is None:  # no gripper held from the goal: folders from before the option stay resumable
         for k in ("gripper_from_goal", "gripper_threshold"):
             d["agent"].pop(k)
+    else:
+        d["agent"]["gripper_from_goal"] = gripper
     if not (d["agent"]["proposal"] or d["agent"]["latent_subgoals"]):  # folders from before the proposals stay resumable
         for k in ("proposal", "proposal_init", "latent_subgoals", "latent_every"):
             d["agent"].pop(k)
@@ -78,6 +81,20 @@ def identity(cfg: EvalConfig) -> dict:
     if d["energy"]["head"] is None:  # folders written before the goal head existed stay resumable
         d["energy"].pop("head")
     return d
+
+
+def effective_gripper(cfg: EvalConfig) -> str | None:
+    """What `agent.gripper_from_goal` means for these settings: "image", "state" or None ("auto" is "image" when the
+    planner's world model reads the goal through a goal-distance head, which reads the gripper)."""
+    from vjepa_ac.agent import gripper_source
+    from vjepa_ac.energy import head_source
+
+    if cfg.policy != "planner":
+        return None
+    value = cfg.agent.gripper_from_goal
+    if value == "auto":
+        return "image" if rung(cfg.world_model).encoder and head_source(cfg.energy.head, cfg.encoder) else None
+    return gripper_source(value)
 
 
 def check_config(cfg: EvalConfig) -> dict:

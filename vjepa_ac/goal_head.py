@@ -75,12 +75,12 @@ class GoalHead(nn.Module):
         return self.distance(self(z), self(z_goal[None])[0])
 
 
-def save_head(model: GoalHead, path: str | Path, meta: dict | None = None) -> Path:
+def save_head(model: GoalHead, path: str | Path, meta: dict | None = None, dtype: torch.dtype = torch.float32) -> Path:
     """`config.json` (sizes, names, weights, label statistics, the encoder's identity) + `model.safetensors`."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     with atomic_path(path / "model.safetensors") as tmp:
-        save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp))
+        save_file({k: v.detach().to(dtype).contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp))
     write_json(path / "config.json", {"head": asdict(model.cfg), **(meta or {})})
     return path
 

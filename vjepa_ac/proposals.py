@@ -105,12 +105,12 @@ def build(cfg: ProposalConfig) -> nn.Module:
     return ProposalPolicy(cfg) if cfg.kind == "policy" else SubgoalModel(cfg)
 
 
-def save_proposal(model: nn.Module, path: str | Path, meta: dict | None = None) -> Path:
+def save_proposal(model: nn.Module, path: str | Path, meta: dict | None = None, dtype: torch.dtype = torch.float32) -> Path:
     """`config.json` (sizes, kind, the encoder's identity) + `model.safetensors`."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     with atomic_path(path / "model.safetensors") as tmp:
-        save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp))
+        save_file({k: v.detach().to(dtype).contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp))
     write_json(path / "config.json", {"proposal": asdict(model.cfg), **(meta or {})})
     return path
 

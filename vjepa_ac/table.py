@@ -36,8 +36,11 @@ ROWS = {  # row name -> fields of EvalConfig (dotted names reach into nested one
     "default+cem/one-goal": {"policy": "planner", "world_model": "default", "planner": "cem", "agent.use_subgoals": False},
     "sim/one-goal": {"policy": "planner", "world_model": "sim", "planner": "cem", "agent.use_subgoals": False},
     # sub-goals, with the gripper held open or closed as each sub-goal's state shows it (the encoder cannot see it)
-    "default+cem/gripper": {"policy": "planner", "world_model": "default", "planner": "cem", "agent.gripper_from_goal": True},
-    "sim+image/gripper": {"policy": "planner", "world_model": "sim+image", "planner": "cem", "agent.gripper_from_goal": True},
+    # the gripper planned with the other dims instead of held as the goal head reads each (sub-)goal image
+    "default+cem/planned-gripper": {"policy": "planner", "world_model": "default", "planner": "cem", "agent.gripper_from_goal": None},
+    # the gripper held as each sub-goal's true state shows it (privileged; a diagnostic of the earlier token energy)
+    "default+cem/gripper-state": {"policy": "planner", "world_model": "default", "planner": "cem", "agent.gripper_from_goal": "state"},
+    "sim+image/gripper-state": {"policy": "planner", "world_model": "sim+image", "planner": "cem", "agent.gripper_from_goal": "state"},
     "oracle": {"policy": "planner", "world_model": "oracle", "planner": "cem"},  # kinematic model: cheap, optimistic
     "random": {"policy": "random"},
     "expert": {"policy": "expert"},
@@ -181,8 +184,10 @@ def merge_results(paths: list[str | Path]) -> str:
             row += "/tokens"
         if s["policy"] == "planner" and not agent.get("use_subgoals", True):
             row += "/one-goal"
-        elif s["policy"] == "planner" and agent.get("gripper_from_goal", False):
-            row += "/gripper"
+        elif s["policy"] == "planner" and agent.get("gripper_from_goal") in (True, "state"):
+            row += "/gripper-state"
+        elif s["policy"] == "planner" and agent.get("gripper_from_goal", "auto") in (None, False) and rung(str(s["world_model"])).encoder:
+            row += "/planned-gripper"
         if (task, row) in cells:
             raise ValueError(f"{p}: a second result for task {task!r}, policy {row!r}")
         cells[(task, row)] = s

@@ -49,6 +49,7 @@ class HeadTrainConfig(LoopConfig):
     val_every: int = 500
     val_frames: int = 4096  # held-out frames scored at each validation (evenly spaced)
     checkpoint_every: int = 500
+    export_dtype: str = "float32"  # of the exported head's weights (float16 halves the file; it loads as float32)
 
 
 class Readouts:
@@ -109,9 +110,9 @@ class Readouts:
 
 
 def check_config(cfg: HeadTrainConfig) -> None:
-    check_loop(cfg, {"val_frames": cfg.val_frames >= 1, "imagined_share": 0 <= cfg.imagined_share <= 1,
+    check_loop(cfg, {"export_dtype": cfg.export_dtype in ("float32", "float16", "bfloat16"), "val_frames": cfg.val_frames >= 1, "imagined_share": 0 <= cfg.imagined_share <= 1,
                      "arch.channels": cfg.arch.channels >= 1, "arch.hidden": cfg.arch.hidden >= 1},
-               "; val_frames, arch.channels, arch.hidden >= 1; 0 <= imagined_share <= 1")
+               "; val_frames, arch.channels, arch.hidden >= 1; 0 <= imagined_share <= 1; export_dtype float32, float16 or bfloat16")
 
 
 @torch.no_grad()
@@ -170,4 +171,4 @@ def train_head(cfg: HeadTrainConfig) -> Path:
     val = validate_all()
     meta = {"encoder": identity, "features": str(cfg.features), "dataset": str(cfg.dataset), "steps": step,
             "val_episodes": data.val_eps, "predictor": cfg.predictor, **{k: round(v, 5) for k, v in val.items()}}
-    return save_head(model.cpu(), Path(cfg.out) / "head", meta)
+    return save_head(model.cpu(), Path(cfg.out) / "head", meta, getattr(torch, cfg.export_dtype))

@@ -53,6 +53,7 @@ class ProposalTrainConfig(LoopConfig):
     val_every: int = 500
     val_batches: int = 8
     checkpoint_every: int = 500
+    export_dtype: str = "float32"  # of the exported model's weights (float16 halves the file; it loads as float32)
 
 
 def hindsight(lengths: list[int], episodes: list[int], gen: torch.Generator, max_gap: int, after: int = 1) -> tuple[int, int, int]:
@@ -114,10 +115,11 @@ class Relabelled:
 def check_config(cfg: ProposalTrainConfig) -> None:
     if cfg.kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {cfg.kind!r}")
-    check_loop(cfg, {"horizon": cfg.horizon >= 1, "ahead": cfg.ahead >= 1, "max_gap": cfg.max_gap >= 1,
+    check_loop(cfg, {"export_dtype": cfg.export_dtype in ("float32", "float16", "bfloat16"), "horizon": cfg.horizon >= 1, "ahead": cfg.ahead >= 1, "max_gap": cfg.max_gap >= 1,
                      "val_batches": cfg.val_batches >= 1, "readout_weight": cfg.readout_weight >= 0,
                      "arch.channels": cfg.arch.channels >= 1, "arch.hidden": cfg.arch.hidden >= 1},
-               "; horizon, ahead, max_gap, val_batches, arch.channels, arch.hidden >= 1; readout_weight >= 0")
+               "; horizon, ahead, max_gap, val_batches, arch.channels, arch.hidden >= 1; readout_weight >= 0; "
+               "export_dtype float32, float16 or bfloat16")
     if cfg.head and cfg.kind != "subgoal":
         raise ValueError("head= shapes the sub-goal model's loss; a policy learns actions: leave head unset")
 
@@ -192,4 +194,4 @@ def train_proposal(cfg: ProposalTrainConfig) -> Path:
     val = validate()
     meta = {"encoder": identity, "features": str(cfg.features), "dataset": str(cfg.dataset), "steps": step, "head": cfg.head,
             "val_episodes": data.val_eps, **{k: round(v, 5) for k, v in val.items()}}
-    return save_proposal(model.cpu(), Path(cfg.out) / "proposal", meta)
+    return save_proposal(model.cpu(), Path(cfg.out) / "proposal", meta, getattr(torch, cfg.export_dtype))

@@ -24,7 +24,7 @@ from vjepa_ac.schedule import SCHEDULES, learning_rate
 RESUME_MODES = ("auto", "force", "no")
 # Settings that never change what a run computes: they may differ when a run is resumed. `steps` may grow too (a run
 # is extended by resuming it with more steps; its schedule then stretches from that point on).
-NOT_SETTINGS = ("out", "steps", "resume", "progress", "device", "val_every", "checkpoint_every", "encode_batch")
+NOT_SETTINGS = ("out", "steps", "resume", "progress", "device", "val_every", "checkpoint_every", "encode_batch", "export_dtype")
 
 
 @dataclass

@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from dataclasses import replace
 
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file

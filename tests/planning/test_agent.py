@@ -165,12 +165,46 @@ def test_the_gripper_follows_each_sub_goals_state_when_asked():
     img = np.zeros((32, 32, 3), np.uint8)
     states = [{"ee_state": np.array([0.5, 0, 0.1, 0, 0, 0, c], np.float32)} for c in (0.0, 0.9, 0.9)]
     info = {"subgoal_images": [img] * 3, "subgoal_states": states}
-    agent = Agent(wm, -np.ones(7), np.ones(7), AgentConfig(gripper_from_goal=True, subgoal_steps=2,
+    agent = Agent(wm, -np.ones(7), np.ones(7), AgentConfig(gripper_from_goal="state", subgoal_steps=2,
                                                            cem=AgentConfig().cem.__class__(samples=8, iterations=1, elites=2)))
     agent.reset(info, 6)
     obs = {"image": img, "ee_state": np.zeros(7, np.float32)}
     grip = [float(agent.act(obs)[-1]) for _ in range(6)]
     assert grip == [-1.0, -1.0, 1.0, 1.0, 1.0, 1.0]
     assert float(agent.full_actions(torch.zeros(5, 1, 5))[..., -1].min()) == 1.0
-    with pytest.raises(ValueError, match="gripper_from_goal needs"):
+    with pytest.raises(ValueError, match="gripper_from_goal=state needs"):
         agent.reset({"goal_image": img}, 6)
+
+
+def test_the_gripper_follows_what_the_goal_head_reads_off_each_sub_goal_image():
+    """`gripper_from_goal=image` (what "auto" means with a head): open where the head reads an open hand off the
+    sub-goal image, closed where it reads a closed one; nothing privileged is read."""
+    from vjepa_ac.world_model import LatentGoal
+
+    wm = tiny_world_model()
+
+    class Head:  # reads (x, y, z, gripper): the gripper from a marker the test puts in each goal's tokens
+        cfg = type("C", (), {"names": ["x", "y", "z", "gripper"]})()
+
+        def __call__(self, z):
+            return torch.stack([z[..., 0, 0] * 0, z[..., 0, 0] * 0, z[..., 0, 0] * 0, z[..., 0, 0]], -1)
+
+    wm.head = Head()
+    closures = iter([0.0, 0.9, 0.9])
+
+    def goal(image, state=None):
+        z = torch.zeros(16, 32)
+        z[0, 0] = next(closures)
+        return LatentGoal(z, None, wm.head(z[None])[0])
+
+    wm.goal = goal
+    img = np.zeros((32, 32, 3), np.uint8)
+    agent = Agent(wm, -np.ones(7), np.ones(7), AgentConfig(gripper_from_goal="auto", subgoal_steps=2,
+                                                           cem=AgentConfig().cem.__class__(samples=8, iterations=1, elites=2)))
+    assert agent.gripper_mode == "image"
+    agent.reset({"subgoal_images": [img] * 3}, 6)  # no subgoal_states: nothing privileged
+    assert agent.grippers == [-1.0, 1.0, 1.0]
+    wm_plain = tiny_world_model()  # no head: "auto" plans the gripper
+    assert Agent(wm_plain, -np.ones(7), np.ones(7), AgentConfig()).gripper_mode is None
+    with pytest.raises(ValueError, match="reads the goal's gripper through the goal-distance head"):
+        Agent(wm_plain, -np.ones(7), np.ones(7), AgentConfig(gripper_from_goal="image")).reset({"goal_image": img}, 4)

@@ -150,8 +150,8 @@ def test_the_table_evaluates_a_given_model_in_the_learned_rows_and_its_encoder_i
     assert cell_config(cfg, "grasp", "sim").world_model == "sim" and cell_config(cfg, "grasp", "sim").episodes == 20
     assert cell_config(cfg, "grasp", "default+cem").episodes == 50
     assert cell_config(cfg, "grasp", "default+cem/tokens").energy.head is None and cell_config(cfg, "grasp", "default+cem").energy.head == "auto"
-    gripper = cell_config(cfg, "grasp", "default+cem/gripper")
-    assert (gripper.world_model, gripper.agent.gripper_from_goal, gripper.agent.use_subgoals) == ("runs/pred", True, True)
+    gripper = cell_config(cfg, "grasp", "default+cem/gripper-state")
+    assert (gripper.world_model, gripper.agent.gripper_from_goal, gripper.agent.use_subgoals) == ("runs/pred", "state", True)
 
 
 def test_an_encoder_is_refused_on_another_camera_view_than_it_was_pretrained_on(tmp_path):
