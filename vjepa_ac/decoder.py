@@ -140,11 +140,11 @@ def locate_colour(frames: np.ndarray, colour: np.ndarray, tol: float = 40.0, min
 
 
 # ----- checkpoints ----------------------------------------------------------------------------------------------------
-def save_decoder(model: PatchDecoder, path: Path, extra: dict | None = None) -> None:
-    """model.safetensors and config.json (the architecture and the encoder identity it reads) in a folder."""
+def save_decoder(model: PatchDecoder, path: Path, extra: dict | None = None, dtype: torch.dtype = torch.float32) -> None:
+    """model.safetensors (in `dtype`) and config.json (the architecture and the encoder identity it reads) in a folder."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().to(dtype).cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(path / "model.safetensors") as tmp:
         save_file(state, str(tmp))
     write_json(path / "config.json", {"decoder": asdict(model.cfg), **(extra or {})})

@@ -142,6 +142,9 @@ def check_settings(cfg: EvalConfig) -> None:
             raise ValueError("decoder= draws imagined frames into Rerun recordings: set rerun=DIR (or rerun=spawn) as well")
         if not r.imagines:
             raise ValueError(f"decoder= decodes the learned model's imagined embeddings; world_model={cfg.world_model} imagines none")
+        if str(cfg.decoder) != "default" and not (Path(cfg.decoder) / "config.json").exists():
+            raise FileNotFoundError(f"decoder={cfg.decoder}: {Path(cfg.decoder) / 'config.json'} is missing: not a decoder "
+                                    "folder (train one with `vjepa-ac train-decoder`)")
     if cfg.energy.head not in (None, "auto") and not r.encoder:
         raise ValueError(f"energy.head reads encoder tokens; world_model={cfg.world_model} scores no tokens (use a learned "
                          "predictor or sim+image)")

@@ -34,10 +34,13 @@ class DecoderTrainConfig(LoopConfig):
     ssim_weight: float = 0.2
     val_frames: int = 256  # fixed held-out frames scored at each validation
     val_every: int = 500
+    export_dtype: str = "float32"  # of the exported decoder's weights (float16 halves the file; it loads as float32)
 
 
 def check_config(cfg: DecoderTrainConfig) -> None:
-    check_loop(cfg, {"ssim_weight": cfg.ssim_weight >= 0, "val_frames": cfg.val_frames >= 1}, "; ssim_weight >= 0; val_frames >= 1")
+    check_loop(cfg, {"ssim_weight": cfg.ssim_weight >= 0, "val_frames": cfg.val_frames >= 1,
+                     "export_dtype": cfg.export_dtype in ("float32", "float16", "bfloat16")},
+               "; ssim_weight >= 0; val_frames >= 1; export_dtype float32, float16 or bfloat16")
 
 
 class Frames:
@@ -122,5 +125,5 @@ def train_decoder(cfg: DecoderTrainConfig) -> Path:
     val = validate_now()
     meta = {"encoder": identity, "features": str(cfg.features), "dataset": str(cfg.dataset), "steps": step,
             "val_episodes": data.val_episodes, **{k: round(v, 4) for k, v in val.items()}}
-    save_decoder(model.cpu(), Path(cfg.out) / "decoder", meta)
+    save_decoder(model.cpu(), Path(cfg.out) / "decoder", meta, getattr(torch, cfg.export_dtype))
     return Path(cfg.out) / "decoder"
