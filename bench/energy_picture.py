@@ -1,6 +1,6 @@
 """A picture of each energy around a grasp: what does the planner's landscape look like near the cube?
 
-    python bench/energy_picture.py [--seed 7100] [--encoder default] [--head default] [--camera wide] [--out docs/energy_picture.png]
+    python bench/energy_picture.py [--seed 7100] [--encoder default] [--head default] [--camera VIEW] [--out docs/energy_picture.png]
 
 For one grasp scene, the first sub-goal (the open hand around the cube) is the goal. The hand is posed (`set_arm`, the
 cube where it lies, the gripper open) on a grid of positions at grasp height, 6 cm either side of the sub-goal's in x
@@ -24,7 +24,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7100)
     ap.add_argument("--encoder", default="default")
     ap.add_argument("--head", default="default")
-    ap.add_argument("--camera", default=None)
+    ap.add_argument("--camera", default=None, help="the view the encoder was trained on (default: its own)")
     ap.add_argument("--out", default="docs/energy_picture.png")
     args = ap.parse_args()
     torch.set_grad_enabled(False)
@@ -35,13 +35,14 @@ def main() -> None:
 
     from envs import make_panda
     from envs.tasks import GRASP_HEIGHT_OFFSET
-    from vjepa_ac.encoder import load_encoder
+    from vjepa_ac.encoder import load_encoder, trained_camera
     from vjepa_ac.goal_head import load_head
     from vjepa_ac.world_model import pixel_l1, state_l1, state_vector
 
+    args.camera = args.camera or trained_camera(args.encoder) or "wide"
     enc = load_encoder(args.encoder)
     head = load_head(args.head, enc)
-    env = make_panda("grasp", **({"camera": args.camera} if args.camera else {})).unwrapped
+    env = make_panda("grasp", camera=args.camera).unwrapped
     obs, info = env.reset(seed=args.seed)
     start, yaw = env.goal["object_start"].copy(), float(env.goal["object_yaw"])
     goal_img, goal_st = info["subgoal_images"][0], info["subgoal_states"][0]
@@ -90,7 +91,7 @@ def main() -> None:
             ax.set_ylabel("energy (scaled to [0, 1] over the grid)")
         ax.grid(alpha=0.3)
     fig.suptitle(f"Energy to the 'open hand around the cube' sub-goal, grasp scene seed {args.seed} (encoder {args.encoder}, "
-                 f"camera {args.camera or 'wide'})", fontsize=11)
+                 f"camera {args.camera})", fontsize=11)
     fig.tight_layout()
     fig.savefig(args.out, dpi=110)
     print(f"written to {args.out}")

@@ -1,7 +1,7 @@
 """A screen that predicts an energy's planning success in minutes, before a 30-minute table.
 
     python bench/energy_screen.py [--episodes 8] [--seed 7000] [--tasks grasp,pick_place] [--encoder default]
-                                  [--predictor default] [--head default] [--alternatives 8] [--every 2] [--camera wide]
+                                  [--predictor default] [--head default] [--alternatives 8] [--every 2] [--camera VIEW]
 
 Along the scripted expert's successful grasps and pick-and-places (fresh seeds, `--seed` on), each energy is scored
 against the sub-goal the expert is heading for (the env's sub-goal images and their true states), three ways:
@@ -80,7 +80,7 @@ def imagine(models: dict, image: np.ndarray, ee_state: np.ndarray, actions: np.n
 
 
 def screen_task(task: str, models: dict, args) -> dict[str, dict[str, list]]:
-    env = make_panda(task, **({"camera": args.camera} if args.camera else {}))
+    env = make_panda(task, camera=args.camera)
     u = env.unwrapped
     rng = np.random.default_rng(args.seed)
     low, high = env.action_space.low, env.action_space.high
@@ -164,22 +164,23 @@ def main() -> None:
     ap.add_argument("--head", default="default", help="goal-distance head folder, default, or none")
     ap.add_argument("--alternatives", type=int, default=8)
     ap.add_argument("--every", type=int, default=2)
-    ap.add_argument("--camera", default=None)
+    ap.add_argument("--camera", default=None, help="the view the encoder was trained on (default: its own)")
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.set_grad_enabled(False)
-    from vjepa_ac.encoder import load_encoder
+    from vjepa_ac.encoder import load_encoder, trained_camera
     from vjepa_ac.goal_head import load_head
     from vjepa_ac.predictor import load_predictor
 
+    args.camera = args.camera or trained_camera(args.encoder) or "wide"
     enc = load_encoder(args.encoder)
     models = {"encoder": enc, "predictor": load_predictor(args.predictor).eval()}
     if args.head != "none":
         models["head"] = load_head(args.head, enc)
     print(f"expert episodes from seed {args.seed} on, {args.episodes} successful per task; encoder {args.encoder}, predictor "
-          f"{args.predictor}, head {args.head}; {args.alternatives} random moves at every {args.every}. step\n")
+          f"{args.predictor}, head {args.head}, camera {args.camera}; {args.alternatives} random moves at every {args.every}. step\n")
     tasks = args.tasks.split(",")
     table = {t: screen_task(t, models, args) for t in tasks}
     print("| energy | " + " | ".join(f"{t}: rho | {t}: falls | {t}: move rank | {t}: fine rank" for t in tasks) + " |")

@@ -1,5 +1,5 @@
 """Bad and hostile input gets a clear error naming what is wrong, and never damages earlier output.
-Each test here is a row of the README's bad-input table (with the tests it points to elsewhere)."""
+Each test here is a row of the bad-input table in docs/reliability.md (with the tests it points to elsewhere)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Fault injection: `pretrain`, `train` and `eval` are killed with SIGKILL at random moments, several times in a row,
 and restarted; every finished checkpoint and result row survives, nothing half-written is read back, and the
 finished run equals an uninterrupted one (bit-identical weights, the same results table). `collect` has its own
-kill test in tests/data. Figures from this suite are in the README."""
+kill test in tests/data. Figures from this suite are in docs/reliability.md."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def kill_and_resume(args: list[str], rng: random.Random, lo: float, hi: float, l
             killed += 1
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
-    print(f"{args[0]}: {killed} of {KILLS} kill attempts landed mid-run")  # figures for the README (pytest -s)
+    print(f"{args[0]}: {killed} of {KILLS} kill attempts landed mid-run")  # figures for docs/reliability.md (pytest -s)
     return killed
 
 

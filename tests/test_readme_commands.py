@@ -30,7 +30,7 @@ def readme_commands() -> set[str]:
     return set(re.findall(r"vjepa-ac ([a-z][a-z-]+)", README.read_text()))
 
 
-RUN_HERE = {"collect", "pretrain", "encode", "train", "train-decoder", "export", "eval", "table", "tradeoff", "viz", "merge-results"}
+RUN_HERE = {"collect", "pretrain", "encode", "train", "train-head", "train-proposal", "train-decoder", "export", "eval", "table", "tradeoff", "viz", "merge-results"}
 
 
 def test_the_readme_names_only_commands_this_test_runs():
@@ -54,6 +54,10 @@ def test_every_readme_command_runs_through_the_console_script(tmp_path):
         "warmup=1", *TINY_PREDICTOR)
     run("train", f"dataset={data}", f"encoder={encoder}", f"out={tmp_path / 'pred_fly'}", "steps=2", "batch_size=2", "frames=3",
         "warmup=1", "init=" + str(tmp_path / "pred" / "predictor"), "freeze_layers=1", "schedule=constant")
+    run("train-head", f"dataset={data}", f"features={features}", f"out={tmp_path / 'head'}", "steps=2", "batch_size=4",
+        "val_every=2", "checkpoint_every=2", f"predictor={tmp_path / 'pred' / 'predictor'}", "arch.channels=4", "arch.hidden=16")
+    run("train-proposal", "kind=subgoal", f"dataset={data}", f"features={features}", f"out={tmp_path / 'sub'}", "steps=2",
+        "batch_size=4", "val_every=2", "checkpoint_every=2")
     run("train-decoder", f"dataset={data}", f"features={features}", f"out={tmp_path / 'dec'}", "steps=2", "batch_size=2",
         "decoder.channels=[16,16,16]")
     run("export", f"predictor={tmp_path / 'pred' / 'predictor'}", f"out={tmp_path / 'pred.pt'}")
