@@ -111,3 +111,25 @@ def test_merged_tables_name_trained_models_by_what_they_are(tmp_path):
     assert names[0].startswith("runA@") and names[1].startswith("runB@") and names[0] != names[1]
     text = merge_results(results)
     assert f"| {names[0]}+cem |" in text and f"| {names[1]}+cem |" in text
+
+
+def test_merged_tables_keep_every_table_row_apart(tmp_path):
+    """Each learned row of `vjepa-ac table` (sub-goals, one goal, latent sub-goals, the policy alone, its prior, token
+    energy, planned gripper) is its own row when merged from results.json files."""
+    from dataclasses import asdict
+
+    from vjepa_ac.table import ROWS, TableConfig, cell_config, merge_results
+
+    rows = [r for r, fields in ROWS.items() if fields.get("world_model") == "default"]
+    paths = []
+    for r in rows:
+        cfg = cell_config(TableConfig(out=str(tmp_path)), "grasp", r)
+        cfg.agent.planner = cfg.planner  # as check_settings leaves it
+        s = {"task": "grasp", "env": cfg.env.id, "policy": cfg.policy, "world_model": cfg.world_model, "model": "default",
+             "planner": cfg.planner, "episodes": 1, "successes": 1, "success_rate": 1.0, "success_ci95": [0.2, 1.0],
+             "planning_ms": {"median": 1.0}, "config": asdict(cfg)}  # as results.json holds it
+        paths.append(tmp_path / f"{r.replace('/', '-')}.json")
+        paths[-1].write_text(json.dumps(s))
+    text = merge_results(paths)
+    named = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| default")]
+    assert sorted(named) == sorted(rows), text

@@ -77,3 +77,11 @@ def test_every_readme_command_runs_through_the_console_script(tmp_path):
               "table.episodes=1", "table.base.workers=1", "table.base.videos=0", "table.base.env.max_episode_steps=2",
               "table.base.env.image_height=48", "table.base.env.image_width=48")
     assert "reach,oracle,4x1" in out and (tmp_path / "tradeoff" / "tradeoff.png").exists()
+
+
+def test_ci_runs_the_readmes_test_command_verbatim():
+    ci = (README.parent / ".ci" / "run").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S)
+    setup = [line for b in blocks for line in b.splitlines() if line.startswith("python3 -m venv")]
+    assert len(setup) == 2, "the README holds exactly two set-up commands"
+    assert setup[1] in ci.splitlines() and "pytest" in setup[1] and "ruff check" in setup[1]

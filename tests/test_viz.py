@@ -93,3 +93,41 @@ def test_eval_refuses_a_decoder_without_a_recording_or_without_a_learned_model(t
     with pytest.raises(FileNotFoundError, match="not a decoder folder"):
         evaluate(EvalConfig(out=str(tmp_path / "c"), decoder=str(tmp_path / "none"), rerun=str(tmp_path / "r"), episodes=1))
     assert not (tmp_path / "a").exists() and not (tmp_path / "c").exists()
+
+
+def test_the_decoder_is_loaded_once_for_every_recorded_episode(tmp_path, monkeypatch):
+    import vjepa_ac.decoder as decoder_module
+
+    calls = []
+    real = decoder_module.load_decoder
+    monkeypatch.setattr(decoder_module, "load_decoder", lambda *a, **k: calls.append(a) or real(*a, **k))
+    cfg = EvalConfig(env=EnvConfig(image_height=64, image_width=64, max_episode_steps=1), episodes=3, workers=1,
+                     out=str(tmp_path / "eval"), videos=0, rerun=str(tmp_path / "rrd"), rerun_episodes=3, progress=False,
+                     decoder="default")
+    cfg.agent.cem.samples, cfg.agent.cem.iterations, cfg.agent.cem.elites = 4, 1, 2
+    evaluate(cfg)
+    assert len(list((tmp_path / "rrd").glob("*.rrd"))) == 3 and len(calls) == 1
+
+
+def test_a_recorded_episode_that_crashes_gives_the_planner_its_settings_back(tmp_path):
+    import pytest
+
+    from vjepa_ac.eval_pool import build
+    from vjepa_ac.episode import run_episode
+    from vjepa_ac.evaluate import check_settings
+
+    cfg = EvalConfig(env=EnvConfig(image_height=64, image_width=64, max_episode_steps=3), episodes=1, workers=1,
+                     out=str(tmp_path / "eval"), videos=0, rerun=str(tmp_path / "rrd"), rerun_episodes=1, progress=False)
+    cfg.agent.cem.samples, cfg.agent.cem.iterations, cfg.agent.cem.elites = 4, 1, 2
+    check_settings(cfg)
+    built = build(cfg)
+    env, agent = built["env"], built["agent"]
+    assert agent.cfg.cem.keep_samples is False
+
+    def broken_step(action):
+        raise RuntimeError("the env broke mid-episode")
+
+    env.step = broken_step
+    with pytest.raises(RuntimeError, match="broke mid-episode"):
+        run_episode(cfg, 0, env, agent)
+    assert agent.cfg.cem.keep_samples is False and agent.cfg.mppi.keep_samples is False

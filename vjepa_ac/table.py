@@ -176,7 +176,8 @@ def _row_name(s: dict) -> str:
     wm = str(s["world_model"])
     if rung(wm).score != "learned":
         return wm
-    return f"{s.get('model') or model_identity(wm)}+{s['planner']}"
+    sep = "/" if s["planner"] == "policy" else "+"  # the proposal policy acts alone: no planner
+    return f"{s.get('model') or model_identity(wm)}{sep}{s['planner']}"
 
 
 def merge_results(paths: list[str | Path]) -> str:
@@ -189,8 +190,11 @@ def merge_results(paths: list[str | Path]) -> str:
         agent = s.get("config", {}).get("agent", {})
         if s["policy"] == "planner" and rung(str(s["world_model"])).encoder and s.get("config", {}).get("energy", {}).get("head", "auto") is None:
             row += "/tokens"
+        planner = agent.get("planner", s.get("planner"))
+        if s["policy"] == "planner" and planner in ("cem", "mppi") and agent.get(planner, {}).get("prior_share", 0) > 0:
+            row += "/prior"
         if s["policy"] == "planner" and not agent.get("use_subgoals", True):
-            row += "/one-goal"
+            row += "/one-goal" + ("+latent" if agent.get("latent_subgoals") else "")
         elif s["policy"] == "planner" and agent.get("gripper_from_goal") in (True, "state"):
             row += "/gripper-state"
         elif s["policy"] == "planner" and agent.get("gripper_from_goal", "auto") in (None, False) and rung(str(s["world_model"])).encoder:
