@@ -131,3 +131,15 @@ def test_a_recorded_episode_that_crashes_gives_the_planner_its_settings_back(tmp
     with pytest.raises(RuntimeError, match="broke mid-episode"):
         run_episode(cfg, 0, env, agent)
     assert agent.cfg.cem.keep_samples is False and agent.cfg.mppi.keep_samples is False
+
+
+def test_a_recording_with_latent_sub_goals_shows_each_proposed_sub_goal(tmp_path):
+    steps = 2
+    cfg = EvalConfig(env=EnvConfig(id="vjepa_ac/PandaGrasp-v0", image_height=64, image_width=64, max_episode_steps=steps),
+                     episodes=1, workers=1, out=str(tmp_path / "eval"), videos=0, rerun=str(tmp_path / "rrd"), rerun_episodes=1,
+                     progress=False, decoder="default")
+    cfg.agent.use_subgoals, cfg.agent.latent_subgoals = False, "default"
+    cfg.agent.cem.samples, cfg.agent.cem.iterations, cfg.agent.cem.elites = 4, 1, 2
+    evaluate(cfg)
+    rows, _ = rows_by_entity(tmp_path / "rrd" / "episode_0000.rrd")
+    assert rows["/pca/subgoal"] == steps and rows["/decoded/subgoal"] == steps

@@ -86,7 +86,7 @@ def run_episode(cfg, index: int, env, agent=None, on_step=None, decoder=None) ->
     if cfg.rerun and cfg.policy == "planner" and index < cfg.rerun_episodes:
         from vjepa_ac.viz import EpisodeRecorder
 
-        recorder = EpisodeRecorder(cfg.rerun, f"episode_{index:04d}", decoder=decoder)
+        recorder = EpisodeRecorder(cfg.rerun, f"episode_{index:04d}", decoder=decoder, latent=getattr(agent, "latent", False))
     keep = (agent.cfg.cem.keep_samples, agent.cfg.mppi.keep_samples) if recorder is not None else None
     try:
         if recorder is not None:

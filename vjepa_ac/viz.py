@@ -34,22 +34,24 @@ def _rr():
     return rr
 
 
-def blueprint(decoded: bool = False):
+def blueprint(decoded: bool = False, latent: bool = False):
     """Camera and goal, the 3D scene with candidate paths, energies over time, real vs imagined embeddings, and with a
-    decoder the imagined frames in pictures."""
+    decoder the imagined frames in pictures; with latent sub-goals, the proposed sub-goal (PCA, and decoded)."""
     import rerun.blueprint as rrb
 
     columns = [
         rrb.Vertical(rrb.Spatial2DView(origin="camera", name="camera"), rrb.Spatial2DView(origin="goal", name="goal")),
         rrb.Spatial3DView(origin="world", name="end-effector paths (base frame)"),
         rrb.Vertical(rrb.TimeSeriesView(origin="energy", name="energy"), rrb.TimeSeriesView(origin="distance", name="distance to goal")),
-        rrb.Vertical(rrb.Spatial2DView(origin="pca/real", name="real (PCA)"), rrb.Spatial2DView(origin="pca/imagined", name="imagined (PCA)")),
+        rrb.Vertical(rrb.Spatial2DView(origin="pca/real", name="real (PCA)"), rrb.Spatial2DView(origin="pca/imagined", name="imagined (PCA)"),
+                     *([rrb.Spatial2DView(origin="pca/subgoal", name="proposed sub-goal (PCA)")] if latent else [])),
     ]
     shares = [1, 2, 1, 1]
     if decoded:
         columns.append(rrb.Vertical(rrb.Spatial2DView(origin="decoded/imagined", name="imagined next frame (decoded)"),
                                     rrb.Spatial2DView(origin="decoded/real", name="real frame (decoded)"),
-                                    rrb.Spatial2DView(origin="decoded/elites", name="elites' imagined end frames")))
+                                    rrb.Spatial2DView(origin="decoded/elites", name="elites' imagined end frames"),
+                                    *([rrb.Spatial2DView(origin="decoded/subgoal", name="proposed sub-goal (decoded)")] if latent else [])))
         shares.append(1)
     return rrb.Blueprint(rrb.Horizontal(*columns, column_shares=shares), collapse_panels=True)
 
@@ -107,7 +109,9 @@ class PCAImages:
 class EpisodeRecorder:
     """Logs one episode of the agent to Rerun: `start(obs, info)`, then `step(...)` per control step, then `close()`."""
 
-    def __init__(self, target: str, name: str, application: str = "vjepa_ac", decoder=None, gallery: int = 8):
+    def __init__(self, target: str, name: str, application: str = "vjepa_ac", decoder=None, gallery: int = 8,
+                 latent: bool = False):
+        """latent: the agent plans through latent sub-goals (they are logged at each step, decoded with a decoder)."""
         rr = _rr()
         self.rec = rr.RecordingStream(application, recording_id=name)
         self.path = None
@@ -119,7 +123,7 @@ class EpisodeRecorder:
             self._tmp = self.path.with_name(f".{self.path.name}.tmp.rrd")
             self.rec.save(str(self._tmp))
         self.decoder, self.gallery = decoder, gallery
-        self.rec.send_blueprint(blueprint(decoder is not None))
+        self.rec.send_blueprint(blueprint(decoder is not None, latent))
         self.ee_path: list[np.ndarray] = []
         self.iteration = 0
         self.pca: PCAImages | None = None
@@ -200,6 +204,11 @@ class EpisodeRecorder:
             if self.decoder is not None:
                 self.rec.log("decoded/real", _rr().Image(self.decoder.images(ctx.z[None].cpu())[0]))
                 self.rec.log("decoded/goal", _rr().Image(self.decoder.images(goal[None].cpu())[0]), static=True)
+        if getattr(agent, "latent", False):  # the sub-goal the latent model proposed for this step
+            z_sub = agent.goals[agent.goal_index].z.cpu()  # [N, D]
+            self.rec.log("pca/subgoal", _rr().Image(self.pca.image(z_sub)))
+            if self.decoder is not None:
+                self.rec.log("decoded/subgoal", _rr().Image(self.decoder.images(z_sub[None])[0]))
         z = model.imagine(ctx, agent.full_actions(rec.plan.actions[None]))[0, 0].cpu()  # [N, D]
         self.imagined_next = self.pca.image(z)
         if self.decoder is not None:
