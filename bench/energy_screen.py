@@ -40,7 +40,6 @@ from energy_landscape import PHASE_SUBGOAL, expert_phase  # noqa: E402
 from envs import make_panda  # noqa: E402
 from envs.policies import expert_for  # noqa: E402
 from vjepa_ac.energy import head_energy  # noqa: E402
-from vjepa_ac.predictor import integrate_state  # noqa: E402
 from vjepa_ac.world_model import pixel_l1, state_l1, state_vector  # noqa: E402
 
 
@@ -76,7 +75,7 @@ def imagine(models: dict, image: np.ndarray, ee_state: np.ndarray, actions: np.n
     m = len(actions)
     s0 = torch.as_tensor(ee_state, dtype=torch.float32)[None].expand(m, -1)
     a = torch.as_tensor(actions, dtype=torch.float32)
-    return models["predictor"].rollout(z0.expand(m, -1, -1), s0, a[:, None])[:, 0].float(), integrate_state(s0, a)
+    return models["predictor"].rollout(z0.expand(m, -1, -1), s0, a[:, None])[:, 0].float(), models["predictor"].next_state(s0, a)
 
 
 def screen_task(task: str, models: dict, args) -> dict[str, dict[str, list]]:

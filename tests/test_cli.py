@@ -14,6 +14,7 @@ EXE = shutil.which("vjepa-ac")
 pytestmark = pytest.mark.skipif(EXE is None, reason="vjepa-ac is not installed on PATH (pip install .)")
 
 
+@pytest.mark.slow
 def test_collect_writes_a_dataset_and_its_preview_video(tmp_path):
     out = tmp_path / "ds"
     r = subprocess.run(

@@ -53,6 +53,7 @@ def test_an_encoder_and_predictor_of_other_sizes_fail_at_start(tmp_path):
     assert not (tmp_path / "o" / "episodes").exists()
 
 
+@pytest.mark.slow
 def test_crashed_episodes_make_eval_exit_non_zero_unless_allowed(tmp_path):
     args = ["eval", "env.id=dying_env:DyingEnv-v0", "policy=random", "episodes=3", "workers=2", "videos=0"]
     r = run(*args, f"out={tmp_path / 'a'}")

@@ -10,6 +10,7 @@ import pytest
 CLI = [sys.executable, "-m", "vjepa_ac.cli"]
 
 
+@pytest.mark.slow
 def test_a_multirun_sweep_merges_into_one_table(tmp_path):
     sweep = tmp_path / "sweep"
     r = subprocess.run(CLI + ["eval", "-m", "env=panda_reach,panda_grasp", "policy=expert,random", "episodes=2", "workers=1",

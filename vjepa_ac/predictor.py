@@ -29,6 +29,9 @@ from vjepa_ac.io import atomic_path, write_json
 HEADS_BY_WIDTH = {1024: 16}  # the released predictor; heads cannot be read off a state dict
 
 
+STATE_UPDATES = ("pose_delta", "additive", "learned")
+
+
 @dataclass
 class PredictorConfig:
     """Sizes of the predictor. The defaults are the small model trained here; `official()` is V-JEPA 2-AC's."""
@@ -42,6 +45,18 @@ class PredictorConfig:
     action_dim: int = 7
     state_dim: int = 7
     residual: bool = False  # predict the change: z_next = LN(z + f(...)); starts as "nothing moves" (not in the release layout)
+    # How the state follows from an action during a rollout (STATE_UPDATES): "pose_delta" (V-JEPA 2-AC's: pose plus the
+    # action's delta, gripper closure from its command), "additive" (state + state_step * action, e.g. joint positions
+    # and joint velocities x dt; needs action_dim == state_dim) or "learned" (a small state head trained with the predictor).
+    state_update: str = "pose_delta"
+    state_step: float = 1.0
+
+    def __post_init__(self):
+        if self.state_update not in STATE_UPDATES:
+            raise ValueError(f"predictor state_update must be one of {STATE_UPDATES}, got {self.state_update!r}")
+        if self.state_update == "additive" and self.state_dim != self.action_dim:
+            raise ValueError(f"state_update=additive adds the action to the state: action_dim must equal state_dim, got "
+                             f"action_dim={self.action_dim}, state_dim={self.state_dim}")
 
     @staticmethod
     def official() -> "PredictorConfig":
@@ -152,6 +167,10 @@ class ACPredictor(nn.Module):
             blk.mlp.fc2.weight.data.div_((2.0 * (i + 1)) ** 0.5)
         if cfg.residual:  # an untrained residual predictor imagines that nothing moves, and keeps every detail of z
             nn.init.zeros_(self.predictor_proj.weight)
+        if cfg.state_update == "learned":  # the state's change after an action; starts at "nothing moves"
+            self.state_head = nn.Sequential(nn.Linear(cfg.state_dim + cfg.action_dim, cfg.hidden), nn.GELU(),
+                                            nn.Linear(cfg.hidden, cfg.state_dim))
+            nn.init.zeros_(self.state_head[2].weight)
 
     @staticmethod
     def _init(m: nn.Module) -> None:
@@ -198,8 +217,8 @@ class ACPredictor(nn.Module):
     def rollout(self, z0: torch.Tensor, s0: torch.Tensor, actions: torch.Tensor, use_cache: bool = True) -> torch.Tensor:
         """Autoregressive imagination: z0 [B, N, D], s0 [B, S], actions [B, H, A] -> z [B, H, N, D].
 
-        The state of each next step is the current one plus the action on the pose dims, and the action's gripper
-        command mapped to a closure in [0, 1] (V-JEPA 2-AC integrates actions the same way); so no state model.
+        The state of each next step follows from the action as `cfg.state_update` says: by default the current one plus
+        the action on the pose dims and the gripper command mapped to a closure in [0, 1], as V-JEPA 2-AC integrates it.
         With `use_cache`, keys and values of past steps are kept, so step h costs one step, not h.
         """
         b, horizon, _ = actions.shape
@@ -215,12 +234,25 @@ class ACPredictor(nn.Module):
                 nxt = self._run(z_hist, s_hist, actions[:, : h + 1], 0, None)[:, -1]
             preds.append(nxt)
             zs.append(nxt)
-            ss.append(integrate_state(ss[-1], actions[:, h]))
+            ss.append(self.next_state(ss[-1], actions[:, h]))
         return torch.stack(preds, 1)
+
+    def next_state(self, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """The state [B, S] after action [B, A], as `cfg.state_update` says (see PredictorConfig)."""
+        mode = self.cfg.state_update
+        if mode == "pose_delta":
+            return integrate_state(state, action)
+        if mode == "additive":
+            return state + self.cfg.state_step * action
+        return state + self.state_head(torch.cat([state, action], dim=-1))  # learned: the head predicts the change
 
 
 def integrate_state(state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
     """Next end-effector state [B, 7]: pose plus delta, gripper closure from the command in [-1, 1]."""
+    if state.shape[-1] != 7 or action.shape[-1] != 7:
+        raise ValueError(f"state_update=pose_delta integrates 7-D states and actions (xyz, Euler xyz, gripper), got "
+                         f"{state.shape[-1]}-D states and {action.shape[-1]}-D actions: set the mapping's state_update to "
+                         "additive or learned for this robot")
     pose = state[:, :6] + action[:, :6]
     grip = ((action[:, 6:7] + 1.0) / 2.0).clamp(0.0, 1.0)
     return torch.cat([pose, grip], dim=1)
@@ -298,6 +330,9 @@ def export_predictor(model: ACPredictor, out: str | Path) -> Path:
     """Write `{"predictor": {"module." + key: tensor}}` (weights only), as vjepa2-ac-vitg.pt holds it, so the official
     `vit_ac_predictor` loads it with `load_state_dict(strict=True)` after stripping `module.`. The release also
     carries an `extrinsics_encoder` (camera extrinsics, unused by V-JEPA 2-AC's planning): it is written as zeros."""
+    if model.cfg.state_update != "pose_delta":
+        raise ValueError(f"a predictor with state_update={model.cfg.state_update} has no equivalent in the V-JEPA 2-AC release "
+                         "layout: the official code integrates states as pose deltas")
     if model.cfg.residual:
         raise ValueError("a residual predictor (predictor.residual=true) has no equivalent in the V-JEPA 2-AC release layout: "
                          "the official code would not add the input back; export a non-residual one")

@@ -127,8 +127,9 @@ class StreamedEpisodes(Episodes):
         return z, torch.stack(ss), torch.stack(as_)
 
 
-def losses(model: ACPredictor, z, state, action, auto_steps: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(teacher-forced L1, rollout L1) of a batch z [B, T, N, D] with its states and actions."""
+def losses(model: ACPredictor, z, state, action, auto_steps: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """(teacher-forced L1, rollout L1, state L1) of a batch z [B, T, N, D] with its states [B, T, S] and actions
+    [B, T, A]; the state L1 (of the next state the state head predicts) only for state_update=learned, else None."""
     core = model.module if hasattr(model, "module") else model
     tf = model(z[:, :-1], state[:, :-1], action[:, :-1])  # [B, T-1, N, D]
     jloss = (tf - z[:, 1:]).abs().mean()
@@ -138,7 +139,12 @@ def losses(model: ACPredictor, z, state, action, auto_steps: int) -> tuple[torch
         nxt = core._run(torch.stack(hist, 1), state[:, : n + 1], action[:, : n + 1], 0, None)[:, -1]
         hist.append(nxt)
     sloss = (torch.stack(hist[1:], 1) - z[:, 1 : k + 1]).abs().mean()
-    return jloss, sloss
+    state_loss = None
+    if core.cfg.state_update == "learned":
+        b, t, s_dim = state.shape
+        nxt = core.next_state(state[:, :-1].reshape(-1, s_dim), action[:, :-1].reshape(b * (t - 1), -1))  # [B*(T-1), S]
+        state_loss = (nxt.reshape(b, t - 1, s_dim) - state[:, 1:]).abs().mean()
+    return jloss, sloss, state_loss
 
 
 @torch.no_grad()
@@ -146,21 +152,24 @@ def validate(model, data: Episodes, episodes: list[int], cfg: TrainConfig, devic
     """Mean teacher-forced and rollout L1 over fixed windows of the held-out episodes."""
     gen = torch.Generator().manual_seed(12345)
     model.eval()
-    j, s = [], []
+    j, s, st_l = [], [], []
     for _ in range(4):
         z, st, a = (t.to(device) for t in data.batch(episodes, cfg.batch_size, cfg.frames, cfg.stride, gen))
-        jl, sl = losses(model, z, st, a, cfg.auto_steps)
+        jl, sl, stl = losses(model, z, st, a, cfg.auto_steps)
         j.append(float(jl))
         s.append(float(sl))
+        st_l += [float(stl)] if stl is not None else []
     model.train()
-    return {"val_teacher_forced": float(np.mean(j)), "val_rollout": float(np.mean(s))}
+    return {"val_teacher_forced": float(np.mean(j)), "val_rollout": float(np.mean(s)),
+            **({"val_state": float(np.mean(st_l))} if st_l else {})}
 
 
 def shard(model: ACPredictor) -> None:
     """FSDP2 over every block and each outer layer (not the root: the rollout loss calls `_run`, not `forward`)."""
     from torch.distributed.fsdp import fully_shard
 
-    for m in [model.predictor_embed, model.action_encoder, model.state_encoder, *model.predictor_blocks, model.predictor_norm, model.predictor_proj]:
+    for m in [model.predictor_embed, model.action_encoder, model.state_encoder, *model.predictor_blocks, model.predictor_norm, model.predictor_proj,
+              *([model.state_head] if hasattr(model, "state_head") else [])]:
         fully_shard(m)
 
 
@@ -176,11 +185,19 @@ def check_config(cfg: TrainConfig) -> None:
 
 def build_model(cfg: TrainConfig, data: Episodes, device: torch.device) -> ACPredictor:
     """A fresh predictor sized for the features, or the one to fine-tune (`init`), with `freeze_layers` frozen."""
-    pcfg = PredictorConfig(**{**asdict(cfg.predictor), "embed_dim": data.dim, "grid": int(round(data.tokens**0.5))})
+    mapping = load_mapping(cfg.mapping)
+    update = {"state_update": mapping.state_update, "state_step": mapping.state_step}  # the mapping says how states follow
+    if cfg.predictor.state_update not in ("pose_delta", mapping.state_update):
+        raise ValueError(f"predictor.state_update={cfg.predictor.state_update} but mapping {cfg.mapping} says state_update="
+                         f"{mapping.state_update}: set it in the mapping (it describes the robot's state and action)")
+    pcfg = PredictorConfig(**{**asdict(cfg.predictor), "embed_dim": data.dim, "grid": int(round(data.tokens**0.5)), **update})
     if cfg.init:
         model = load_predictor(cfg.init).to(device).train()
         if (model.cfg.embed_dim, model.cfg.tokens) != (data.dim, data.tokens):
             raise ValueError(f"init {cfg.init} expects features [{model.cfg.tokens}, {model.cfg.embed_dim}], the cache has [{data.tokens}, {data.dim}]")
+        if (model.cfg.state_update, model.cfg.state_step) != (mapping.state_update, mapping.state_step):
+            raise ValueError(f"init {cfg.init} integrates states by state_update={model.cfg.state_update} (step "
+                             f"{model.cfg.state_step}); mapping {cfg.mapping} says {mapping.state_update} (step {mapping.state_step})")
     else:
         model = ACPredictor(pcfg).to(device).train()
     model.activation_checkpointing = cfg.activation_checkpointing
@@ -209,15 +226,19 @@ def train(cfg: TrainConfig) -> Path:
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     net = dist.wrap(model)
-    run = Run(cfg, "train", {**asdict(cfg), "encoder_identity": data.identity()},
-              ["step", "loss", "teacher_forced", "rollout", "lr", "val_teacher_forced", "val_rollout", "seconds"], dist)
+    learned = model.cfg.state_update == "learned"
+    columns = ["step", "loss", "teacher_forced", "rollout", *(["state"] if learned else []), "lr", "val_teacher_forced",
+               "val_rollout", *(["val_state"] if learned else []), "seconds"]
+    run = Run(cfg, "train", {**asdict(cfg), "encoder_identity": data.identity()}, columns, dist)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and device.type == "cuda")
 
     def loss_fn(step: int):
         z, s, a = (t.to(device) for t in data.batch(train_eps, cfg.batch_size, cfg.frames, cfg.stride, gen))
         with autocast:
-            jl, sl = losses(net, z, s, a, cfg.auto_steps)
-        return jl + sl, {"teacher_forced": jl, "rollout": sl}
+            jl, sl, stl = losses(net, z, s, a, cfg.auto_steps)
+        if stl is None:
+            return jl + sl, {"teacher_forced": jl, "rollout": sl}
+        return jl + sl + stl, {"teacher_forced": jl, "rollout": sl, "state": stl}
 
     def validate_now() -> dict:  # sharded: every rank takes part
         return validate(model, data, val_eps, cfg, device) if val_eps and (dist.main or dist.sharded) else {}

@@ -13,7 +13,7 @@ import torch
 
 from vjepa_ac.encoder import FrozenEncoder
 from vjepa_ac.energy import EnergyConfig, frame_energy, head_energy, latent_energy
-from vjepa_ac.predictor import ACPredictor, integrate_state
+from vjepa_ac.predictor import ACPredictor
 
 
 @dataclass
@@ -89,7 +89,7 @@ class LatentWorldModel:
         s = ctx.state[None].expand(actions.shape[0], -1)  # [S, S_dim]
         out = []
         for h in range(actions.shape[1]):
-            s = integrate_state(s, actions[:, h].to(s))
+            s = self.predictor.next_state(s, actions[:, h].to(s))
             out.append(s)
         return torch.stack(out, 1)
 

@@ -123,6 +123,7 @@ def test_the_colour_locator_finds_a_blob_and_reports_none_when_absent():
     assert np.isnan(uv[1]).all()
 
 
+@pytest.mark.slow
 def test_train_decoder_runs_from_the_command_line(small_collection, features, tmp_path):
     out = tmp_path / "cli"
     r = subprocess.run([str(Path(sys.executable).with_name("vjepa-ac")), "train-decoder", f"dataset={small_collection.out}",

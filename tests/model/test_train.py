@@ -111,6 +111,7 @@ tr.train(cfg)
 """
 
 
+@pytest.mark.slow
 def test_fsdp_on_two_gloo_processes_trains_the_same_weights_as_ddp(small_collection, features, tmp_path):
     script = tmp_path / "fsdp.py"
     script.write_text(FSDP_SCRIPT)

@@ -88,6 +88,7 @@ def test_a_crashing_episode_is_counted_not_fatal(tmp_path, monkeypatch):
     assert s["episodes"] == 3 and s["errors"] == 1 and s["successes"] == 2
 
 
+@pytest.mark.slow
 def test_eval_command_line(tmp_path):
     out = tmp_path / "cli"
     r = subprocess.run([sys.executable, "-m", "vjepa_ac.cli", "eval", "world_model=oracle", "episodes=2", f"out={out}",
@@ -98,6 +99,7 @@ def test_eval_command_line(tmp_path):
     assert bad.returncode != 0 and "episodez" in bad.stderr
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_is_counted_and_the_others_finish(tmp_path):
     cfg = EvalConfig(env=EnvConfig(id="dying_env:DyingEnv-v0"), policy="random", episodes=4, workers=2, videos=0,
                      out=str(tmp_path / "eval"), progress=False)
@@ -120,6 +122,7 @@ def test_nan_planner_costs_are_counted_in_the_results(tmp_path, monkeypatch):
     assert s["nan_plans"] == 3 and s["errors"] == 0 and s["successes"] == 0
 
 
+@pytest.mark.slow
 def test_the_ladder_table_runs_sim_sim_image_and_the_one_goal_protocol(tmp_path):
     out = tmp_path / "ladder"
     r = subprocess.run([sys.executable, "-m", "vjepa_ac.cli", "table", "tasks=[grasp]", "rows=[sim,sim+image,default+cem/one-goal]",

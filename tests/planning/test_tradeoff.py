@@ -16,6 +16,7 @@ from vjepa_ac.tradeoff import TradeoffConfig, budget_config, parse_budget, run_t
 EXE = str(Path(sys.executable).with_name("vjepa-ac"))
 
 
+@pytest.mark.slow
 def test_the_command_writes_a_plot_and_one_point_per_task_row_and_budget(tmp_path):
     out = tmp_path / "tradeoff"
     args = [EXE, "tradeoff", f"out={out}", "budgets=[4x1,16x2]", "table.tasks=[reach]", "table.rows=[oracle]",

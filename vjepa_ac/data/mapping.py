@@ -51,6 +51,9 @@ def pose_delta(state: np.ndarray, gripper: str = "delta") -> np.ndarray:
     return out.astype(np.float32)
 
 
+STATE_UPDATES = ("pose_delta", "additive", "learned")  # as vjepa_ac.predictor.STATE_UPDATES (this module stays torch-free)
+
+
 @dataclass
 class KeyMapping:
     """A dataset's keys mapped onto what the world model reads: camera frames, state [S] and action [A]."""
@@ -76,10 +79,20 @@ class KeyMapping:
     readout_names: tuple[str, ...] | None = None
     readout_weights: tuple[float, ...] | None = None
     readout_pose: int = 0  # the first this-many readout coordinates are the state's first dims (the robot's pose)
+    # How the state follows from an action, for the predictor's rollouts (PredictorConfig.state_update): "pose_delta"
+    # (V-JEPA 2-AC's: pose plus delta, gripper closure from the command), "additive" (state + state_step * action: joint
+    # positions and joint velocities, state_step = dt) or "learned" (a state head trained with the predictor).
+    state_update: str = "pose_delta"
+    state_step: float = 1.0
 
     def __post_init__(self):
         if self.action_from_state not in (None, *ACTION_FROM_STATE):
             raise ValueError(f"mapping action_from_state must be null or one of {ACTION_FROM_STATE}, got {self.action_from_state!r}")
+        if self.state_update not in STATE_UPDATES:
+            raise ValueError(f"mapping state_update must be one of {STATE_UPDATES}, got {self.state_update!r}")
+        if self.state_update == "additive" and self.state_dim != self.action_dim:
+            raise ValueError(f"mapping state_update=additive adds the action to the state: action_dim must equal state_dim, "
+                             f"got action_dim={self.action_dim}, state_dim={self.state_dim}")
         if self.gripper_action not in GRIPPER_ACTIONS:
             raise ValueError(f"mapping gripper_action must be one of {GRIPPER_ACTIONS}, got {self.gripper_action!r}")
         if self.fps is not None and not self.fps > 0:
