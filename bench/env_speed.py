@@ -23,7 +23,7 @@ def main() -> None:
     args = ap.parse_args()
     print(f"| env | steps/s (step + {args.size}-px render) | vs target {TARGET:g} | reset ms (goal image incl.) | physics ms | render ms | IK ms |")
     print("|---|---|---|---|---|---|---|")
-    for env_id in envs.ENV_IDS:
+    for env_id in envs.PANDA_ENV_IDS:
         env = gym.make(env_id, image_height=args.size, image_width=args.size)
         u = env.unwrapped
         rng = np.random.default_rng(0)

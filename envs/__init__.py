@@ -1,4 +1,5 @@
-"""Simulated Franka Panda tabletop tasks as Gymnasium envs (registered on import under ``vjepa_ac/``)."""
+"""Simulated robot tasks as Gymnasium envs (registered on import under ``vjepa_ac/``): our Franka Panda tabletop, and
+the Kinova Jaco on DeepMind's manipulation tasks."""
 
 import os
 
@@ -9,12 +10,15 @@ if os.environ["MUJOCO_GL"] in ("egl", "osmesa"):
 
 import gymnasium as gym  # noqa: E402
 
-ENV_IDS = {
+PANDA_ENV_IDS = {
     "vjepa_ac/PandaReach-v0": "reach",
     "vjepa_ac/PandaGrasp-v0": "grasp",
     "vjepa_ac/PandaReachWithObject-v0": "reach_with_object",
     "vjepa_ac/PandaPickPlace-v0": "pick_place",
 }
+# The Kinova Jaco on DeepMind's own manipulation tasks (dm_control.manipulation), same observation and action contract.
+JACO_ENV_IDS = {"vjepa_ac/JacoReachSite-v0": "reach_site"}
+ENV_IDS = {**PANDA_ENV_IDS, **JACO_ENV_IDS}  # every registered id -> its task name
 
 
 def make_panda(task: str, **options):
@@ -28,7 +32,19 @@ def make_panda(task: str, **options):
     return PandaEnv(TASKS[task](), render_mode=render_mode, **options)
 
 
-for _env_id, _task in ENV_IDS.items():
+def make_jaco(task: str, **options):
+    """A Jaco env for a dm_control.manipulation task name ('reach_site'); options override JacoEnvConfig."""
+    from envs.jaco_env import JacoEnv
+
+    render_mode = options.pop("render_mode", "rgb_array")
+    return JacoEnv(task, render_mode=render_mode, **options)
+
+
+for _env_id, _task in JACO_ENV_IDS.items():
+    if _env_id not in gym.registry:
+        gym.register(id=_env_id, entry_point="envs:make_jaco", kwargs={"task": _task}, disable_env_checker=False)
+
+for _env_id, _task in PANDA_ENV_IDS.items():
     if _env_id not in gym.registry:
         # The env truncates itself at the task's episode length, so no TimeLimit wrapper is stacked on top.
         gym.register(id=_env_id, entry_point="envs:make_panda", kwargs={"task": _task}, disable_env_checker=False)

@@ -34,7 +34,7 @@ class DiffIK:
         jids = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, j) for j in joints]
         self.qadr = np.array([model.jnt_qposadr[j] for j in jids])
         self.dadr = np.array([model.jnt_dofadr[j] for j in jids])
-        rng = np.array([model.jnt_range[j] for j in jids])
+        rng = np.array([model.jnt_range[j] if model.jnt_limited[j] else (-np.inf, np.inf) for j in jids])  # continuous joints: none
         self.q_low = rng[:, 0] + self.cfg.limit_margin
         self.q_high = rng[:, 1] - self.cfg.limit_margin
         self.q_home = np.asarray(q_home, float)

@@ -153,7 +153,11 @@ EXPERTS = {"reach": ReachExpert, "grasp": GraspExpert, "reach_with_object": Reac
 
 
 def expert_for(task_name: str):
-    """A fresh scripted expert for a task."""
+    """A fresh scripted expert for a task (a Panda task's, or a Jaco task's)."""
+    from envs.jaco_policies import JacoReachExpert
+
+    if task_name == "reach_site":
+        return JacoReachExpert()
     if task_name not in EXPERTS:
         raise KeyError(f"no scripted expert for task {task_name!r}; known: {sorted(EXPERTS)}")
     return EXPERTS[task_name]()
@@ -235,7 +239,10 @@ class PlayPolicy:
 def make_policy(name: str, task_name: str):
     """A scripted policy by name: 'play' or 'expert' (the task's own expert)."""
     if name == "play":
-        return PlayPolicy()
+        from envs.jaco_env import JACO_TASKS
+        from envs.jaco_policies import JacoPlayPolicy
+
+        return JacoPlayPolicy() if task_name in JACO_TASKS else PlayPolicy()
     if name == "expert":
         return expert_for(task_name)
     raise KeyError(f"unknown policy {name!r}; known: ['expert', 'play']")

@@ -30,6 +30,8 @@ TASK_TEXT = {
     "grasp": "Grasp the cube and lift it.",
     "reach_with_object": "Carry the cube to the goal position.",
     "pick_place": "Pick up the cube and place it on the target spot.",
+    "reach_site": "Move the hand to the target site.",
+    "play_jaco": "Move the hand around the workspace.",
 }
 
 
@@ -70,10 +72,9 @@ def record_episode(env, policy_name: str, seed: int, index: int) -> dict:
     diverged = False
     while True:
         a = np.asarray(policy.act(obs), dtype=np.float32)
-        p = obs["privileged"]
         images.append(obs["image"])
         states.append(obs["ee_state"])
-        env_states.append(np.concatenate([p["object_pos"], p["object_quat"], p["cup_pos"]]).astype(np.float32))
+        env_states.append(environment_state(env.unwrapped, obs))
         actions.append(a)
         obs, _, terminated, truncated, info = env.step(a)
         success.append(bool(info["success"]))
@@ -88,8 +89,21 @@ def record_episode(env, policy_name: str, seed: int, index: int) -> dict:
         "action": np.stack(actions),
         "success": np.array(success),
         "diverged": diverged,
-        "task": TASK_TEXT["play" if policy_name == "play" else env.unwrapped.task.name],
+        "task": TASK_TEXT[play_text(env.unwrapped) if policy_name == "play" else env.unwrapped.task.name],
     }
+
+
+def environment_state(u, obs: dict) -> np.ndarray:
+    """The scene's state beside the robot's, as `observation.environment_state`: the env's own
+    (`environment_state()`, named by `environment_state_names`), or the Panda scene's cube pose and cup position."""
+    if hasattr(u, "environment_state"):
+        return np.asarray(u.environment_state(), np.float32)
+    p = obs["privileged"]
+    return np.concatenate([p["object_pos"], p["object_quat"], p["cup_pos"]]).astype(np.float32)
+
+
+def play_text(u) -> str:
+    return "play" if getattr(u, "robot_type", "panda_sim") == "panda_sim" else f"play_{u.robot_type.split('_')[0]}"
 
 
 def _stage_path(root: Path, index: int) -> Path:
@@ -127,13 +141,15 @@ def _load_staged(root: Path, index: int, seed: int) -> Episode:
         )
 
 
-def dataset_features(height: int, width: int, fps: float, codec: str) -> dict:
-    """The features a simulated Panda dataset declares in meta/info.json."""
+def dataset_features(height: int, width: int, fps: float, codec: str, env_state_names: list[str] | None = None,
+                     action_names: list[str] | None = None) -> dict:
+    """The features a simulated dataset declares in meta/info.json (the Panda scene's names unless given)."""
+    env_state_names, action_names = env_state_names or ENV_STATE_NAMES, action_names or ACTION_NAMES
     return {
         CAMERA_KEY: video_feature(height, width, fps, codec),
         "observation.state": {"dtype": "float32", "shape": [7], "names": STATE_NAMES},
-        "observation.environment_state": {"dtype": "float32", "shape": [10], "names": ENV_STATE_NAMES},
-        "action": {"dtype": "float32", "shape": [7], "names": ACTION_NAMES},
+        "observation.environment_state": {"dtype": "float32", "shape": [len(env_state_names)], "names": env_state_names},
+        "action": {"dtype": "float32", "shape": [len(action_names)], "names": action_names},
         "next.success": {"dtype": "bool", "shape": [1], "names": None},
     }
 
@@ -154,8 +170,13 @@ def collect(cfg: CollectConfig) -> Path:
     probe = make_env(cfg.env)
     h, w, _ = probe.observation_space["image"].shape
     fps = float(probe.metadata["render_fps"])
+    u = probe.unwrapped
+    n_act = probe.action_space.shape[0]
+    action_names = getattr(u, "action_names", ACTION_NAMES if n_act == 7 else [f"a{i}" for i in range(n_act)])
+    features = dataset_features(h, w, fps, cfg.codec, getattr(u, "environment_state_names", None), list(action_names))
+    robot_type = getattr(u, "robot_type", "panda_sim")
     probe.close()
-    writer = DatasetWriter(root, fps, dataset_features(h, w, fps, cfg.codec), robot_type="panda_sim", codec=cfg.codec)
+    writer = DatasetWriter(root, fps, features, robot_type=robot_type, codec=cfg.codec)
 
     staged = {int(p.stem.split("_")[1]) for p in (root / ".staging").glob("episode_*.npz")}
     for i in [i for i in staged if i < writer.num_episodes]:  # committed just before a kill, not yet unstaged

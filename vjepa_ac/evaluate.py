@@ -212,8 +212,15 @@ def fill_camera(cfg: EvalConfig) -> None:
     rows of a table see the same frames); an encoder with no recorded view leaves the env's default."""
     from vjepa_ac.encoder import trained_camera
 
-    if cfg.env.id.startswith("vjepa_ac/") and cfg.env.camera is None and not cfg.env.kwargs.get("camera"):
+    if is_panda(cfg.env.id) and cfg.env.camera is None and not cfg.env.kwargs.get("camera"):
         cfg.env.camera = trained_camera(cfg.encoder)
+
+
+def is_panda(env_id: str) -> bool:
+    """A Panda env of ours (the framings an encoder of ours records are Panda framings)."""
+    import envs
+
+    return env_id in envs.PANDA_ENV_IDS
 
 
 def check_view(cfg: EvalConfig) -> None:
@@ -221,8 +228,8 @@ def check_view(cfg: EvalConfig) -> None:
     another framing are meaningless, and the episodes would all fail without saying why."""
     from vjepa_ac.encoder import trained_camera
 
-    if not cfg.env.id.startswith("vjepa_ac/"):
-        return
+    if not is_panda(cfg.env.id):
+        return  # another robot's camera: an encoder of ours planning there is a cross-embodiment choice, not a slip
     trained, here = trained_camera(cfg.encoder), env_camera(cfg.env)
     if trained is not None and trained != here:
         raise ValueError(f"encoder={cfg.encoder} was pretrained on camera={trained!r} frames, but the env renders "

@@ -17,7 +17,9 @@ TASK_ENVS = {
     "grasp": "vjepa_ac/PandaGrasp-v0",
     "reach_with_object": "vjepa_ac/PandaReachWithObject-v0",
     "pick_place": "vjepa_ac/PandaPickPlace-v0",
+    "reach_site": "vjepa_ac/JacoReachSite-v0",  # the Kinova Jaco on DeepMind's task (dm_control.manipulation)
 }
+PANDA_TASKS = ["reach", "grasp", "reach_with_object", "pick_place"]
 ROWS = {  # row name -> fields of EvalConfig (dotted names reach into nested ones)
     # the diagnostic ladder, truth to learning: which part a failure belongs to
     # true dynamics, true-state energy; it moves to the next sub-goal once within 2 cm-equivalents of the current one
@@ -60,7 +62,7 @@ DEFAULT_ROWS = ["sim", "sim+state", "sim+image", "sim+image/tokens", "sim+pixels
 class TableConfig:
     """`vjepa-ac table episodes=50 out=DIR [tasks=[reach,grasp] rows=[default+cem,oracle] base.workers=2 ...]`."""
 
-    tasks: list[str] = field(default_factory=lambda: list(TASK_ENVS))
+    tasks: list[str] = field(default_factory=lambda: list(PANDA_TASKS))
     rows: list[str] = field(default_factory=lambda: list(DEFAULT_ROWS))
     episodes: int = 50
     out: str = "runs/zero_shot"

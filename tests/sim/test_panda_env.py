@@ -189,7 +189,7 @@ def test_unknown_env_option_names_the_option():
         gym.make("vjepa_ac/PandaReach-v0", image_hieght=64)
 
 
-@pytest.mark.parametrize("task", sorted(envs.ENV_IDS.values()))
+@pytest.mark.parametrize("task", sorted(envs.PANDA_ENV_IDS.values()))
 def test_the_scripted_expert_solves_the_task(task):
     """10 seeded episodes per task here; bench/expert_success.py runs the 100-episode figure."""
     env = envs.make_panda(task, image_height=32, image_width=32, render_goal=False)

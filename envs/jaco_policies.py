@@ -1,0 +1,60 @@
+"""Scripted policies for the Jaco tasks: the expert (the env's own 7-D end-effector delta actions) and a play policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+OPEN = -1.0
+
+
+def toward(ee: np.ndarray, pos: np.ndarray, max_pos: float, gripper: float, gain: float = 1.0) -> np.ndarray:
+    """Action [7]: the tool centre point toward pos, bounded per step; the hand's orientation kept."""
+    a = np.zeros(7, np.float32)
+    a[:3] = np.clip(gain * (np.asarray(pos) - ee[:3]), -max_pos, max_pos)
+    a[6] = gripper
+    return a
+
+
+class JacoReachExpert:
+    """Straight to the target site with the hand open (reach_site)."""
+
+    max_pos = 0.05
+
+    def reset(self, obs: dict, info: dict, rng: np.random.Generator) -> None:
+        self.goal = np.asarray(info["goal"]["position"])
+
+    def act(self, obs: dict) -> np.ndarray:
+        return toward(obs["ee_state"], self.goal, self.max_pos, OPEN)
+
+
+@dataclass
+class JacoPlayPolicy:
+    """Task-agnostic play: wander to random points of the reachable box, hand opening and closing, smooth noise on top.
+    It never looks at the goal (recorded logs stay task-agnostic)."""
+
+    low: tuple = (-0.25, -0.25, 0.05)  # the box the task's own spawn areas lie in, a little larger (metres)
+    high: tuple = (0.25, 0.25, 0.4)
+    noise_std: float = 0.3
+    noise_smoothing: float = 0.7
+    max_pos: float = 0.05
+
+    def reset(self, obs: dict, info: dict, rng: np.random.Generator) -> None:
+        self.rng, self.noise = rng, np.zeros(3)
+        self._next(obs)
+
+    def _next(self, obs: dict) -> None:
+        self.target = self.rng.uniform(self.low, self.high)
+        self.gripper = float(self.rng.choice([-1.0, 1.0], p=[0.6, 0.4]))
+        self.steps = 0
+
+    def act(self, obs: dict) -> np.ndarray:
+        ee = obs["ee_state"]
+        self.steps += 1
+        if np.linalg.norm(ee[:3] - self.target) < 0.03 or self.steps > 20:
+            self._next(obs)
+        a = toward(ee, self.target, self.max_pos, self.gripper, gain=0.8)
+        self.noise = self.noise_smoothing * self.noise + np.sqrt(1 - self.noise_smoothing**2) * self.rng.normal(0, self.noise_std, 3)
+        a[:3] = np.clip(a[:3] + self.noise * self.max_pos, -self.max_pos, self.max_pos)
+        return a
