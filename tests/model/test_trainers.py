@@ -79,3 +79,14 @@ def test_every_trainer_trains_without_holding_out_and_logs_no_validation(small_c
     assert [int(r["step"]) for r in rows] == [1, 2]
     val = [k for k in rows[0] if k.startswith("val_")]
     assert val and all(r[k] == "nan" for r in rows for k in val), "nothing held out, nothing validated"
+
+
+@pytest.mark.parametrize("name", ["pretrain", "train", "train-decoder", "train-head"])
+def test_every_trainer_validates_on_the_episodes_it_holds_out(small_collection, features, tmp_path, name):
+    import csv
+
+    run, cfg = trainers(small_collection.out, features, tmp_path / name)[name]
+    run(replace(cfg, val_fraction=0.34))  # one of the three episodes held out
+    rows = list(csv.DictReader(open(tmp_path / name / "log.csv")))
+    val = [k for k in rows[0] if k.startswith("val_")]
+    assert val and all(float(rows[-1][k]) > 0 for k in val), f"{name} logged no validation: {rows[-1]}"
