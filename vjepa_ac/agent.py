@@ -27,8 +27,9 @@ class AgentConfig:
     # Hold the gripper open or closed as each (sub-)goal shows it, instead of planning it (the official notebook's CEM
     # offers a fixed schedule, `close_gripper`): "image", as the goal-distance head reads the (sub-)goal image (image-
     # only: the head must read a coordinate named "gripper"); "state", as reset info's `goal_state`/`subgoal_states`
-    # say (privileged: a diagnostic); null to plan it with the other dims; "auto": "image" when the world model plans
-    # with a head that reads the gripper, else null.
+    # say (privileged: a diagnostic); "policy", as the proposal policy (agent.proposal) commands it from the frame toward
+    # the final goal image, at every step; null to plan it with the other dims; "auto": "image" when the world model
+    # plans with a head that reads the gripper, else null.
     gripper_from_goal: str | None = "auto"
     gripper_threshold: float = 0.3  # a goal closure above this closes the hand (command +1), else it opens (-1)
     # Proposals learned from play logs (`vjepa-ac train-proposal`): "default" (shipped with the default encoder) or a folder.
@@ -50,7 +51,7 @@ class StepRecord:
     distance: float  # energy of the observed frame to the current goal
 
 
-GRIPPER_SOURCES = ("auto", "image", "state")
+GRIPPER_SOURCES = ("auto", "image", "state", "policy")
 
 
 def gripper_source(value, model=None) -> str | None:
@@ -83,6 +84,8 @@ class Agent:
         if policy is None and (self.cfg.planner == "policy" or share > 0 or self.cfg.proposal_init):
             raise ValueError(f"agent.planner=policy, agent.{self.cfg.planner}.prior_share > 0 and agent.proposal_init need a "
                              "proposal policy (agent.proposal)")
+        if self.gripper_mode == "policy" and policy is None:
+            raise ValueError("agent.gripper_from_goal=policy takes the gripper from the proposal policy: set agent.proposal")
         if not 0 <= share <= 1 or self.cfg.latent_every < 1:
             raise ValueError(f"agent.{self.cfg.planner}.prior_share must be in [0, 1] and agent.latent_every >= 1; got {share}, "
                              f"{self.cfg.latent_every}")
@@ -119,6 +122,8 @@ class Agent:
             self.grippers = [1.0 if float(st["ee_state"][-1]) > self.cfg.gripper_threshold else -1.0 for _, st in pairs]
         elif source == "image":
             self.grippers = [self.gripper_of(g) for g in self.goals]
+        elif source == "policy":
+            self.grippers = [-1.0] * len(self.goals)  # set at each step from the policy's command toward the final goal
         self.goal_index, self.steps_on_goal, self.plan = 0, 0, None
         self.max_steps = max_steps
         self.records = []
@@ -165,6 +170,8 @@ class Agent:
             if self.grippers is not None and self.gripper_mode == "image":
                 self.grippers[0] = self.gripper_of(self.goals[0])
         goal = self.goals[self.goal_index]
+        if self.gripper_mode == "policy":  # when to close: the goal-conditioned policy's call, from this frame and the goal image
+            self.grippers[self.goal_index] = 1.0 if float(self.policy_gripper(ctx)) > 0 else -1.0
         h = self.cfg.horizon
         init = None
         if self.cfg.warm_start and self.plan is not None:
@@ -210,6 +217,13 @@ class Agent:
             a = torch.cat([a, a[-1:].expand(self.cfg.horizon - a.shape[0], -1)])
         lo, hi = torch.as_tensor(self.low, device=a.device), torch.as_tensor(self.high, device=a.device)
         return torch.maximum(torch.minimum(a[: self.cfg.horizon], hi), lo)
+
+    def policy_gripper(self, ctx) -> float:
+        """The proposal policy's gripper command [-1, 1] for this frame toward the final goal image."""
+        with torch.no_grad():
+            state = getattr(ctx, "ee_state", None)
+            state = ctx.state if state is None else state
+            return float(self.policy(ctx.z[None], state[None].to(ctx.z), self.final_goal.z[None])[0, 0, -1])
 
     def act_on_proposal(self, ctx, goal, proposal: torch.Tensor) -> PlanResult:
         """planner=policy: the proposal itself, scored once by the world model (for the records)."""

@@ -125,7 +125,8 @@ def test_the_agent_uses_every_proposal_option_through_the_command_line(small_col
     options = {"alone": ["planner=policy", f"agent.proposal={policy}"],
                "prior": [f"agent.proposal={policy}", "agent.cem.prior_share=0.25"],
                "first_mean": [f"agent.proposal={policy}", "agent.proposal_init=true"],
-               "latent": ["agent.use_subgoals=false", f"agent.latent_subgoals={subgoal}", "agent.latent_every=1"]}
+               "latent": ["agent.use_subgoals=false", f"agent.latent_subgoals={subgoal}", "agent.latent_every=1"],
+               "gripper": ["agent.use_subgoals=false", f"agent.proposal={policy}", "agent.gripper_from_goal=policy"]}
     for name, args in options.items():
         out = tmp_path / f"eval_{name}"
         r = subprocess.run([EXE, "eval", *tiny, *args, f"out={out}"], capture_output=True, text=True, timeout=600)

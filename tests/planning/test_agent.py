@@ -208,3 +208,25 @@ def test_the_gripper_follows_what_the_goal_head_reads_off_each_sub_goal_image():
     assert Agent(wm_plain, -np.ones(7), np.ones(7), AgentConfig()).gripper_mode is None
     with pytest.raises(ValueError, match="reads the goal's gripper through the goal-distance head"):
         Agent(wm_plain, -np.ones(7), np.ones(7), AgentConfig(gripper_from_goal="image")).reset({"goal_image": img}, 4)
+
+
+def test_the_gripper_follows_the_proposal_policys_command_toward_the_goal_image():
+    """`gripper_from_goal=policy`: at each step the gripper is the proposal policy's call for this frame and the final
+    goal image (close where it closes), and the planner's candidates are imagined with it."""
+
+    class StubPolicy(torch.nn.Module):  # closes once the end-effector is low, as a learned policy would near the cube
+        def forward(self, z, state, goal):  # [B, N, D], [B, S], [B, N, D] -> [B, 1, 7]
+            a = torch.zeros(z.shape[0], 1, 7)
+            a[..., -1] = torch.where(state[:, 2:3] < 0.05, 1.0, -1.0)
+            return a
+
+    wm = tiny_world_model()
+    img = np.zeros((32, 32, 3), np.uint8)
+    cfg = AgentConfig(gripper_from_goal="policy", cem=AgentConfig().cem.__class__(samples=8, iterations=1, elites=2))
+    agent = Agent(wm, -np.ones(7), np.ones(7), cfg, policy=StubPolicy())
+    agent.reset({"goal_image": img}, 4)
+    high, low = np.array([0.5, 0, 0.2, 0, 0, 0, 0], np.float32), np.array([0.5, 0, 0.02, 0, 0, 0, 0], np.float32)
+    grip = [float(agent.act({"image": img, "ee_state": s})[-1]) for s in (high, high, low, low)]
+    assert grip == [-1.0, -1.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match="agent.proposal"):
+        Agent(wm, -np.ones(7), np.ones(7), AgentConfig(gripper_from_goal="policy"))
