@@ -17,7 +17,7 @@ PANDA_ENV_IDS = {
     "vjepa_ac/PandaPickPlace-v0": "pick_place",
 }
 # The Kinova Jaco on DeepMind's own manipulation tasks (dm_control.manipulation), same observation and action contract.
-JACO_ENV_IDS = {"vjepa_ac/JacoReachSite-v0": "reach_site"}
+JACO_ENV_IDS = {"vjepa_ac/JacoReachSite-v0": "reach_site", "vjepa_ac/JacoLiftBrick-v0": "lift_brick"}
 ENV_IDS = {**PANDA_ENV_IDS, **JACO_ENV_IDS}  # every registered id -> its task name
 
 

@@ -58,3 +58,45 @@ class JacoPlayPolicy:
         self.noise = self.noise_smoothing * self.noise + np.sqrt(1 - self.noise_smoothing**2) * self.rng.normal(0, self.noise_std, 3)
         a[:3] = np.clip(a[:3] + self.noise * self.max_pos, -self.max_pos, self.max_pos)
         return a
+
+
+@dataclass
+class JacoLiftExpert:
+    """lift_brick: above the brick with the hand turned across it, down, close, lift straight up."""
+
+    max_pos: float = 0.05
+    lift_speed: float = 0.03  # metres per step while lifting (faster loses the brick)
+    close_steps: int = 8
+
+    def reset(self, obs: dict, info: dict, rng: np.random.Generator) -> None:
+        from envs.jaco_env import GRASP_DEPTH, GRASP_YAW_OFFSET
+
+        self.depth, self.yaw_offset = GRASP_DEPTH, GRASP_YAW_OFFSET
+        self.phase, self.closed, self.last_z = "above", 0, None
+
+    def act(self, obs: dict) -> np.ndarray:
+        ee, p = obs["ee_state"], obs["privileged"]
+        brick, yaw = np.asarray(p["object_pos"]), float(np.asarray(p["object_yaw"]).reshape(-1)[0])
+        turn = float(np.arctan2(np.sin(yaw + self.yaw_offset - ee[5]), np.cos(yaw + self.yaw_offset - ee[5])))
+        turn = turn - np.pi if turn > np.pi / 2 else turn + np.pi if turn < -np.pi / 2 else turn
+        grip, limit, target = OPEN, self.max_pos, ee[:3]
+        if self.phase == "above":
+            target = brick + [0.0, 0.0, 0.12]
+            if np.linalg.norm(ee[:3] - target) < 0.015 and abs(turn) < 0.05:
+                self.phase = "down"
+        if self.phase == "down":
+            target = brick + [0.0, 0.0, self.depth]
+            stalled = self.last_z is not None and abs(self.last_z - ee[2]) < 0.002
+            if np.linalg.norm(ee[:3] - target) < 0.01 or stalled:
+                self.phase = "close"
+            self.last_z = float(ee[2])
+        if self.phase == "close":
+            target, grip = ee[:3], 1.0
+            self.closed += 1
+            if self.closed >= self.close_steps:
+                self.phase = "lift"
+        if self.phase == "lift":
+            target, grip, limit = np.array([ee[0], ee[1], 0.45]), 1.0, self.lift_speed
+        a = toward(ee, target, limit, grip)
+        a[5] = np.clip(turn, -0.25, 0.25) if self.phase == "above" else 0.0
+        return a

@@ -17,7 +17,8 @@ TASK_ENVS = {
     "grasp": "vjepa_ac/PandaGrasp-v0",
     "reach_with_object": "vjepa_ac/PandaReachWithObject-v0",
     "pick_place": "vjepa_ac/PandaPickPlace-v0",
-    "reach_site": "vjepa_ac/JacoReachSite-v0",  # the Kinova Jaco on DeepMind's task (dm_control.manipulation)
+    "reach_site": "vjepa_ac/JacoReachSite-v0",  # the Kinova Jaco on DeepMind's tasks (dm_control.manipulation)
+    "lift_brick": "vjepa_ac/JacoLiftBrick-v0",
 }
 PANDA_TASKS = ["reach", "grasp", "reach_with_object", "pick_place"]
 ROWS = {  # row name -> fields of EvalConfig (dotted names reach into nested ones)
@@ -50,6 +51,9 @@ ROWS = {  # row name -> fields of EvalConfig (dotted names reach into nested one
                           "agent.cem.prior_share": 0.25},
     "default+cem/one-goal+latent": {"policy": "planner", "world_model": "default", "planner": "cem",
                                     "agent.use_subgoals": False, "agent.latent_subgoals": "default"},
+    "default+cem/one-goal+latent+prior": {"policy": "planner", "world_model": "default", "planner": "cem",
+                                          "agent.use_subgoals": False, "agent.latent_subgoals": "default",
+                                          "agent.proposal": "default", "agent.cem.prior_share": 0.25},
     "oracle": {"policy": "planner", "world_model": "oracle", "planner": "cem"},  # kinematic model: cheap, optimistic
     "random": {"policy": "random"},
     "expert": {"policy": "expert"},
@@ -193,10 +197,12 @@ def merge_results(paths: list[str | Path]) -> str:
         if s["policy"] == "planner" and rung(str(s["world_model"])).encoder and s.get("config", {}).get("energy", {}).get("head", "auto") is None:
             row += "/tokens"
         planner = agent.get("planner", s.get("planner"))
-        if s["policy"] == "planner" and planner in ("cem", "mppi") and agent.get(planner, {}).get("prior_share", 0) > 0:
+        prior = s["policy"] == "planner" and planner in ("cem", "mppi") and agent.get(planner, {}).get("prior_share", 0) > 0
+        one_goal = s["policy"] == "planner" and not agent.get("use_subgoals", True)
+        if prior and not one_goal:
             row += "/prior"
-        if s["policy"] == "planner" and not agent.get("use_subgoals", True):
-            row += "/one-goal" + ("+latent" if agent.get("latent_subgoals") else "")
+        if one_goal:
+            row += "/one-goal" + ("+latent" if agent.get("latent_subgoals") else "") + ("+prior" if prior else "")
         elif s["policy"] == "planner" and agent.get("gripper_from_goal") in (True, "state"):
             row += "/gripper-state"
         elif s["policy"] == "planner" and agent.get("gripper_from_goal", "auto") in (None, False) and rung(str(s["world_model"])).encoder:
