@@ -13,6 +13,7 @@ import vjepa_ac.pretrain as pt
 import vjepa_ac.train as tr
 import vjepa_ac.train_decoder as td
 import vjepa_ac.train_head as th
+import vjepa_ac.train_proposal as tp
 from vjepa_ac.decoder import DecoderConfig
 from vjepa_ac.predictor import PredictorConfig
 from vjepa_ac.trainer import WindowSampler, first_difference, split_episodes
@@ -21,7 +22,7 @@ TINY_ENCODER = pt.EncoderArch(hidden_size=32, layers=1, heads=2, patch_size=16, 
 
 
 def trainers(data, features, out):
-    """(run function, config) of each of the four trainers, 2 steps each."""
+    """(run function, config) of each of the five trainers, 2 steps each."""
     common = dict(out=str(out), steps=2, warmup=1, checkpoint_every=1, val_every=1, device="cpu", batch_size=2)
     return {
         "pretrain": (pt.pretrain, pt.PretrainConfig(dataset=data, arch=TINY_ENCODER, frames=2, stride=1, **common)),
@@ -29,10 +30,12 @@ def trainers(data, features, out):
         "train-decoder": (td.train_decoder, td.DecoderTrainConfig(dataset=data, features=features, val_frames=4,
                                                                   decoder=DecoderConfig(channels=[16, 8, 8]), **common)),
         "train-head": (th.train_head, th.HeadTrainConfig(dataset=data, features=features, arch=th.HeadArch(channels=4, hidden=16), **common)),
+        "train-proposal": (tp.train_proposal, tp.ProposalTrainConfig(dataset=data, features=features, kind="subgoal", val_batches=1,
+                                                                     arch=tp.ProposalArch(channels=4, hidden=16), **common)),
     }
 
 
-@pytest.mark.parametrize("name", ["pretrain", "train", "train-decoder", "train-head"])
+@pytest.mark.parametrize("name", ["pretrain", "train", "train-decoder", "train-head", "train-proposal"])
 def test_a_resume_with_other_settings_is_refused_naming_the_field(small_collection, features, tmp_path, name):
     run, cfg = trainers(small_collection.out, features, tmp_path / name)[name]
     run(cfg)
@@ -69,7 +72,7 @@ def test_the_first_difference_is_named_with_its_dotted_path():
     assert first_difference({"a": 1}, {"a": 1, "z": 0}) == "z"
 
 
-@pytest.mark.parametrize("name", ["pretrain", "train", "train-decoder", "train-head"])
+@pytest.mark.parametrize("name", ["pretrain", "train", "train-decoder", "train-head", "train-proposal"])
 def test_every_trainer_trains_without_holding_out_and_logs_no_validation(small_collection, features, tmp_path, name):
     import csv
 
@@ -81,7 +84,7 @@ def test_every_trainer_trains_without_holding_out_and_logs_no_validation(small_c
     assert val and all(r[k] == "nan" for r in rows for k in val), "nothing held out, nothing validated"
 
 
-@pytest.mark.parametrize("name", ["pretrain", "train", "train-decoder", "train-head"])
+@pytest.mark.parametrize("name", ["pretrain", "train", "train-decoder", "train-head", "train-proposal"])
 def test_every_trainer_validates_on_the_episodes_it_holds_out(small_collection, features, tmp_path, name):
     import csv
 
