@@ -26,6 +26,7 @@ STEPS = {"reach_site": 40, "lift_brick": 60}  # control steps per episode at 4 H
 ARM_JOINTS = [f"jaco_arm/joint_{i}" for i in range(1, 7)]
 FINGER_JOINTS = [f"jaco_arm/jaco_hand/finger_{i}" for i in range(1, 4)]
 TCP_SITE = "jaco_arm/jaco_hand/pinchsite"
+R_DOWN = np.diag([1.0, -1.0, -1.0])  # the pinch site's orientation with the hand pointing straight down, at yaw 0
 FINGER_SPEED = 5.0  # rad/s, the finger actuators' bound: the gripper command in [-1, 1] scales it (+ closes)
 # lift_brick: the pinch site 1 cm above the brick's base, the hand's yaw a quarter turn from the brick's (8 of 8 lifts
 # at this setting on seeds 100-107, against 5 of 8 along the brick), the closure of a hand holding it, the lift
@@ -137,8 +138,10 @@ class JacoEnv(gym.Env):
         return float(np.clip(np.mean((q - lo) / (hi - lo)), 0.0, 1.0))
 
     def ee_state(self) -> np.ndarray:
-        """Tool centre point xyz, its orientation as Euler xyz, the hand's closure in [0, 1]: [7]."""
-        return np.concatenate([self.tcp_pos, mat_to_euler(self.tcp_mat), [self.gripper_closure()]]).astype(np.float32)
+        """Tool centre point xyz, its orientation as Euler xyz relative to the hand pointing down (as the Panda's, so
+        no angle wraps at +-pi near the working poses), the hand's closure in [0, 1]: [7]."""
+        rpy = mat_to_euler(self.tcp_mat @ R_DOWN.T)
+        return np.concatenate([self.tcp_pos, rpy, [self.gripper_closure()]]).astype(np.float32)
 
     def target_pos(self) -> np.ndarray:
         """The task's target: the target site (reach_site) or the prop (lift_brick)."""
