@@ -152,7 +152,11 @@ def markdown(cells: dict[tuple[str, str], dict], tasks: list[str], rows: list[st
     lines.append(f"Success rate [95 % Wilson interval] over {'/'.join(map(str, sorted(n)))} seeded episodes; ms: median planning time per action.")
     fewer = sorted({r for (t, r), s in cells.items() if s["episodes"] < max(n)}, key=rows.index)
     if fewer:
-        lines.append(f"Fewer episodes in rows {', '.join(fewer)}: " + ", ".join(f"{t} {cells[(t, r)]['episodes']}" for r in fewer for t in tasks if (t, r) in cells and cells[(t, r)]["episodes"] < max(n)) + ".")
+        def short(r: str) -> str:
+            return ", ".join(f"{t} {cells[(t, r)]['episodes']}" for t in tasks if (t, r) in cells and cells[(t, r)]["episodes"] < max(n))
+
+        each = [f"{r} ({short(r)})" for r in fewer]
+        lines.append(f"Fewer than {max(n)} episodes: " + "; ".join(each) + ".")
     return "\n".join(lines)
 
 

@@ -132,7 +132,7 @@ def test_the_ladder_table_runs_sim_sim_image_and_the_one_goal_protocol(tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     table = (out / "table.md").read_text().splitlines()
     assert [line.split(" | ")[0] for line in table[2:5]] == ["| sim", "| sim+image", "| default+cem/one-goal"]
-    assert "Fewer episodes in rows sim, sim+image: grasp 1, grasp 1." in table
+    assert "Fewer than 2 episodes: sim (grasp 1); sim+image (grasp 1)." in table
     cells = {p.parent.name: json.loads(p.read_text()) for p in out.rglob("results.json")}
     assert cells["sim+image"]["episodes"] == 1 and cells["sim"]["episodes"] == 1 and cells["default+cem-one-goal"]["episodes"] == 2
     assert cells["default+cem-one-goal"]["config"]["agent"]["use_subgoals"] is False
