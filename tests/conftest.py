@@ -43,3 +43,9 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def first_fast(cases: list) -> list:
+    """Parametrised cases of a console-script test: the first in the fast tier, the rest (each a 4-5 s process start
+    here) marked `slow`; all of them run in CI."""
+    return [cases[0], *[pytest.param(*(c if isinstance(c, tuple) else (c,)), marks=pytest.mark.slow) for c in cases[1:]]]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import first_fast
 import torch
 from safetensors.torch import save_file
 
@@ -72,7 +73,7 @@ def test_out_of_range_pretraining_settings_are_named(field, value):
         check_pretrain_config(PretrainConfig(**kw))
 
 
-@pytest.mark.parametrize("args,expect", [
+@pytest.mark.parametrize("args,expect", first_fast([
     (["eval", "episodes=0"], "episodes=0"),
     (["eval", "agent.horizon=0"], "agent.horizon=0"),
     (["eval", "planner=icem"], "planner must be"),
@@ -80,7 +81,7 @@ def test_out_of_range_pretraining_settings_are_named(field, value):
     (["collect", "policy=teleop"], "policy must be"),
     (["train", "steps=0"], "steps=0"),
     (["pretrain", "crop_scale=[0.5,2.0]"], "crop_scale="),
-])
+]))
 def test_out_of_range_or_ill_typed_command_settings_are_named(args, expect, tmp_path):
     r = subprocess.run([sys.executable, "-m", "vjepa_ac.cli", *args, f"out={tmp_path / 'o'}"], capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and expect in r.stderr, r.stderr[-1500:]

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 import pytest
+from conftest import first_fast
 
 from vjepa_ac.data.reader import open_log
 
@@ -47,11 +48,11 @@ def test_viz_of_a_dataset_runs_through_the_console_script(small_collection, tmp_
     assert list(tmp_path.glob("*.rrd")), r.stdout
 
 
-@pytest.mark.parametrize("setting, named", [("agent.cem.samples=0", "agent.cem"), ("agent.mppi.elites=999", "agent.mppi"),
+@pytest.mark.parametrize("setting, named", first_fast([("agent.cem.samples=0", "agent.cem"), ("agent.mppi.elites=999", "agent.mppi"),
                                             ("device=cuda:7", "cuda"), ("workers=0", "workers"),
                                             ("world_model=simm", "world_model='simm' is none of ['default', 'sim', 'sim+state', 'sim+image', 'sim+pixels', 'oracle']"),
                                             ("env.id=vjepa_ac/PandaRech-v0", "env.id='vjepa_ac/PandaRech-v0' cannot be built"),
-                                            ("encoder=/no/such/encoder", "encoder='/no/such/encoder' does not exist")])
+                                            ("encoder=/no/such/encoder", "encoder='/no/such/encoder' does not exist")]))
 def test_eval_refuses_bad_settings_before_it_runs_or_writes_results(tmp_path, setting, named):
     out = tmp_path / "never"
     r = subprocess.run([EXE, "eval", "episodes=1", f"out={out}", setting], capture_output=True, text=True, timeout=120)

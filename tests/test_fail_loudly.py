@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import first_fast
 
 EXE = shutil.which("vjepa-ac")
 pytestmark = pytest.mark.skipif(EXE is None, reason="vjepa-ac is not installed on PATH (pip install .)")
@@ -31,12 +32,12 @@ def test_device_auto_plans_on_the_cpu_here(tmp_path):
     assert s["errors"] == 0 and s["config"]["device"] == "cpu" and s["planning_ms"]["median"] > 0
 
 
-@pytest.mark.parametrize("setting, named", [
+@pytest.mark.parametrize("setting, named", first_fast([
     ("agent.plan_dims=[0,1,9]", "agent.plan_dims"),
     ("agent.mppi.temperature=0", "agent.mppi.temperature=0"),
     ("energy.metric=l3", "energy.metric must be one of"),
     ("energy.head=/no/such/head", "energy.head=/no/such/head"),
-])
+]))
 def test_a_setting_that_cannot_run_fails_before_any_episode(tmp_path, setting, named):
     out = tmp_path / "never"
     r = run("eval", "episodes=2", f"out={out}", setting, *TINY)
@@ -82,7 +83,7 @@ def test_a_table_with_a_bad_last_cell_fails_before_its_first_cell_runs(tmp_path)
     assert not list(out.rglob("results.json")) and not list(out.rglob("episode_*.json"))
 
 
-@pytest.mark.parametrize("field", ["base.episodes=3", "base.out=elsewhere", "base.env.id=vjepa_ac/PandaGrasp-v0", "base.encoder=x"])
+@pytest.mark.parametrize("field", first_fast(["base.episodes=3", "base.out=elsewhere", "base.env.id=vjepa_ac/PandaGrasp-v0", "base.encoder=x"]))
 def test_a_table_refuses_a_base_field_it_would_overwrite(tmp_path, field):
     r = run("table", "tasks=[reach]", "rows=[random]", "episodes=1", f"out={tmp_path / 't'}", field)
     assert r.returncode != 0 and f"{field.split('=')[0]}=" in r.stderr and "would be overwritten" in r.stderr, r.stderr[-2000:]

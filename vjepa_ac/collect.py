@@ -7,6 +7,8 @@ atomically) under `out/.staging/`, then committed to the dataset in fixed batche
 
 from __future__ import annotations
 
+import copy
+
 import json
 import multiprocessing as mp
 import shutil
@@ -51,14 +53,16 @@ class CollectConfig:
     progress: bool | None = None  # None: only when stderr is a terminal
 
 
-_WORKER_ENV = None
+_WORKER_ENV = None  # (the EnvConfig it was built from, the env): one env per worker process, rebuilt for another config
 
 
 def _worker_env(cfg: EnvConfig):
     global _WORKER_ENV
-    if _WORKER_ENV is None:
-        _WORKER_ENV = make_env(cfg)
-    return _WORKER_ENV
+    if _WORKER_ENV is None or _WORKER_ENV[0] != cfg:
+        if _WORKER_ENV is not None:
+            _WORKER_ENV[1].close()
+        _WORKER_ENV = (copy.deepcopy(cfg), make_env(cfg))
+    return _WORKER_ENV[1]
 
 
 def record_episode(env, policy_name: str, seed: int, index: int) -> dict:

@@ -126,3 +126,16 @@ def test_a_killed_collection_resumes_with_no_lost_or_duplicated_episode(tmp_path
     for i in range(5):
         np.testing.assert_array_equal(log.frames(i, CAMERA_KEY), ref_log.frames(i, CAMERA_KEY))
     assert not (root / ".staging").exists()
+
+
+def test_collections_of_other_envs_in_one_process_each_record_their_own_env(tmp_path):
+    """A worker keeps its env between episodes, never between collections of another env or size."""
+    from vjepa_ac.collect import CollectConfig, EnvConfig, collect
+    from vjepa_ac.data.reader import open_log
+
+    for size, env_id in ((48, "vjepa_ac/PandaReach-v0"), (32, "vjepa_ac/PandaReach-v0"), (32, "vjepa_ac/JacoReachSite-v0")):
+        out = tmp_path / f"{size}_{env_id.split('/')[1]}"
+        log = open_log(collect(CollectConfig(env=EnvConfig(id=env_id, image_height=size, image_width=size, max_episode_steps=3),
+                                             policy="play", episodes=1, out=str(out), workers=1, progress=False)))
+        assert log.frames(0, log.camera_keys[0], 0, 3).shape == (3, size, size, 3)
+        assert log.info["robot_type"] == ("jaco_sim" if "Jaco" in env_id else "panda_sim")
