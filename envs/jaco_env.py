@@ -20,6 +20,7 @@ from gymnasium import spaces
 
 from envs.controller import DiffIK, IKConfig
 from envs.geometry import euler_to_mat, mat_to_euler
+from envs.rollouts import roll_out
 
 JACO_TASKS = {"reach_site": "reach_site_features", "lift_brick": "lift_brick_features"}  # ours -> dm_control.manipulation's
 STEPS = {"reach_site": 40, "lift_brick": 60}  # control steps per episode at 4 Hz
@@ -119,6 +120,11 @@ class JacoEnv(gym.Env):
         self._finger_qadr = np.array([p.model.jnt_qposadr[p.model.name2id(j, "joint")] for j in FINGER_JOINTS])
         self._finger_range = np.array([p.model.jnt_range[p.model.name2id(j, "joint")] for j in FINGER_JOINTS])
         self._tcp = p.model.name2id(TCP_SITE, "site")
+        # held(): the prop's geoms, and which finger (phalanx or tip alike) each hand geom belongs to
+        prop = getattr(self._env.task, "_prop", None)
+        self._prop_geoms = set(p.bind(prop.mjcf_model.find_all("geom")).element_id) if prop is not None else set()
+        names = [p.model.id2name(int(b), "body") or "" for b in p.model.geom_bodyid]
+        self._finger_of_geom = {g: n.split("finger_")[-1][-1] for g, n in enumerate(names) if "finger" in n}
 
     def _arm_q(self) -> np.ndarray:
         p = self.physics
@@ -203,7 +209,7 @@ class JacoEnv(gym.Env):
         if self.task.name == "reach_site":
             mat = self.tcp_mat
             return [lambda: self._pose_arm(target, mat)]
-        mat, yaw = self.grasp_mat(), self.prop_yaw()
+        mat = self.grasp_mat()
         grasp = target + [0.0, 0.0, GRASP_DEPTH]
         lifted = grasp + [0.0, 0.0, LIFT_HEIGHT]
         quat = np.asarray(self._env.task._prop.get_pose(self.physics)[1], float)
@@ -222,7 +228,6 @@ class JacoEnv(gym.Env):
             self._env.task._prop.set_pose(self.physics, position=target + [0.0, 0.0, LIFT_HEIGHT], quaternion=quat)
             self.physics.forward()
 
-        del yaw
         return [around, held, up]
 
     def _goals(self) -> tuple[list, list]:
@@ -299,30 +304,7 @@ class JacoEnv(gym.Env):
         each from the same start, and put the simulation back exactly. Returns "ee_state" [S, H, 7], "object_pos"
         [S, H, 3] (the target site, or the prop), "held" [S, H] (the prop in the hand), "diverged" [S], and with
         render "image" [S, H_img, W_img, 3]."""
-        actions = np.asarray(actions, dtype=np.float64)
-        if actions.ndim != 3 or actions.shape[-1] != self.action_space.shape[0]:
-            raise ValueError(f"actions must be [S, H, {self.action_space.shape[0]}], got {actions.shape}")
-        s, h = actions.shape[:2]
-        snap = self.snapshot()
-        out = {"ee_state": np.zeros((s, h, 7), np.float32), "object_pos": np.zeros((s, h, 3), np.float32),
-               "held": np.zeros((s, h), bool), "diverged": np.zeros(s, bool)}
-        images = []
-        try:
-            for i in range(s):
-                self.restore(snap)
-                for t in range(h):
-                    if self._advance(actions[i, t]):
-                        out["diverged"][i] = True
-                        break
-                    out["ee_state"][i, t], out["object_pos"][i, t] = self.ee_state(), self.target_pos()
-                    out["held"][i, t] = self.held()
-                if render:
-                    images.append(self.render_image())
-        finally:
-            self.restore(snap)
-        if render:
-            out["image"] = np.stack(images)
-        return out
+        return roll_out(self, actions, render, lambda: (self.ee_state(), self.target_pos(), self.held()))
 
     def environment_state(self) -> np.ndarray:
         """The scene's state beside the robot's (for recorded logs): the target site's position [3]."""
@@ -335,15 +317,12 @@ class JacoEnv(gym.Env):
         """The prop touched by at least two of the hand's three fingers (no prop: False)."""
         if getattr(self._env.task, "_prop", None) is None:
             return False
-        p = self.physics
-        prop = set(p.bind(self._env.task._prop.mjcf_model.find_all("geom")).element_id)
-        bodies = p.model.geom_bodyid
-        names = [p.model.id2name(int(b), "body") for b in range(p.model.nbody)]
+        d = self.physics.data
         fingers = set()
-        for c in p.data.contact[: p.data.ncon]:
+        for c in d.contact[: d.ncon]:
             for a, b in ((c.geom1, c.geom2), (c.geom2, c.geom1)):
-                if a in prop and "finger" in names[bodies[b]]:
-                    fingers.add(names[bodies[b]].split("finger_")[-1][-1])  # which finger, tip or phalanx alike
+                if a in self._prop_geoms and b in self._finger_of_geom:
+                    fingers.add(self._finger_of_geom[b])
         return len(fingers) >= 2
 
     def _task_info(self) -> dict:

@@ -15,6 +15,7 @@ from gymnasium import spaces
 from envs.controller import DiffIK, IKConfig
 from envs.geometry import euler_to_mat, mat_to_euler, mat_to_quat, project_points, quat_to_mat, yaw_mat
 from envs.rendering import CameraRenderer
+from envs.rollouts import roll_out
 from envs.scene import ARM_JOINTS, CUBE_HALF, FINGER_JOINTS, FINGER_OPEN, WRIST_VIEWS, SceneConfig, build_scene, camera_preset
 
 # Gripper pointing straight down, fingers sliding along world y: the zero of the end-effector orientation.
@@ -356,30 +357,7 @@ class PandaEnv(gym.Env):
         Returns: "ee_state" [S, H, 7], "object_pos" [S, H, 3], "held" [S, H] (cube_held), "diverged" [S] (bool),
         and with render, "image" [S, H_img, W_img, 3] uint8.
         """
-        actions = np.asarray(actions, dtype=np.float64)
-        if actions.ndim != 3 or actions.shape[-1] != 7:
-            raise ValueError(f"actions must be [S, H, 7], got {actions.shape}")
-        s, h = actions.shape[:2]
-        snap = self.snapshot()
-        out = {"ee_state": np.zeros((s, h, 7), np.float32), "object_pos": np.zeros((s, h, 3), np.float32),
-               "held": np.zeros((s, h), bool), "diverged": np.zeros(s, bool)}
-        images = []
-        try:
-            for i in range(s):
-                self.restore(snap)
-                for t in range(h):
-                    if self._advance(actions[i, t]):
-                        out["diverged"][i] = True
-                        break
-                    out["ee_state"][i, t], out["object_pos"][i, t] = self.ee_state(), self.cube_pos
-                    out["held"][i, t] = self.cube_held()
-                if render:
-                    images.append(self.render_image())
-        finally:
-            self.restore(snap)
-        if render:
-            out["image"] = np.stack(images)
-        return out
+        return roll_out(self, actions, render, lambda: (self.ee_state(), self.cube_pos, self.cube_held()))
 
     def close(self) -> None:
         for r in (self._renderer, self._wrist_renderer):
