@@ -5,8 +5,9 @@ velocities) out, a goal image in reset's info.
 The arena, props, initial-state distribution and reward are the task's own (built by `manipulation.load`); this
 module only adds the observation contract, the end-effector controller (the same damped-least-squares IK as the
 Panda's, on the Jaco's six arm joints and its pinch site), goal images, and `simulate` for the ladder's true-dynamics
-rungs. Success is the task's reward reaching 1 (for reach_site: the hand's tool centre point within the target's
-5 cm radius, `dm_control.manipulation.reach`).
+rungs. Success is the task's reward reaching 1: for reach_site the hand's tool centre point within the target's 5 cm
+radius (`dm_control.manipulation.reach`); for lift_brick the brick lifted to the task's height
+(`dm_control.manipulation.lift`).
 """
 
 from __future__ import annotations
@@ -307,7 +308,7 @@ class JacoEnv(gym.Env):
         return roll_out(self, actions, render, lambda: (self.ee_state(), self.target_pos(), self.held()))
 
     def environment_state(self) -> np.ndarray:
-        """The scene's state beside the robot's (for recorded logs): the target site's position [3]."""
+        """The scene's state beside the robot's (for recorded logs): the target site's or the prop's position [3]."""
         return self.target_pos().astype(np.float32)
 
     def true_state(self) -> dict[str, np.ndarray]:

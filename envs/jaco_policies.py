@@ -31,32 +31,65 @@ class JacoReachExpert:
 
 @dataclass
 class JacoPlayPolicy:
-    """Task-agnostic play: wander to random points of the reachable box, hand opening and closing, smooth noise on top.
-    It never looks at the goal (recorded logs stay task-agnostic)."""
+    """Task-agnostic play, as the Panda's: wander to random points of the reachable box with the hand opening and
+    closing, turn the hand, and where the scene has a prop (lift_brick) grasp it with an imprecise aim, lift it to a
+    random height and let it go; smooth noise on top. It never looks at the task's goal (logs stay task-agnostic)."""
 
     low: tuple = (-0.25, -0.25, 0.05)  # the box the task's own spawn areas lie in, a little larger (metres)
     high: tuple = (0.25, 0.25, 0.4)
     noise_std: float = 0.3
     noise_smoothing: float = 0.7
     max_pos: float = 0.05
+    skill_probs: tuple = (("grasp", 0.45), ("wander", 0.4), ("rotate", 0.15))  # grasp only where there is a prop
 
     def reset(self, obs: dict, info: dict, rng: np.random.Generator) -> None:
         self.rng, self.noise = rng, np.zeros(3)
+        self.has_prop = info.get("task") == "lift_brick"
+        self.gripper = OPEN
         self._next(obs)
 
     def _next(self, obs: dict) -> None:
-        self.target = self.rng.uniform(self.low, self.high)
-        self.gripper = float(self.rng.choice([-1.0, 1.0], p=[0.6, 0.4]))
-        self.steps = 0
+        names = [n for n, _ in self.skill_probs if n != "grasp" or self.has_prop]
+        probs = np.array([p for n, p in self.skill_probs if n in names])
+        self.skill, self.steps, r = str(self.rng.choice(names, p=probs / probs.sum())), 0, self.rng
+        self.target = r.uniform(self.low, self.high)
+        self.turn = 0.0
+        if self.skill == "grasp":
+            self.expert = JacoLiftExpert(lift_to=float(obs["privileged"]["object_pos"][2]) + r.uniform(0.05, 0.25))
+            self.expert.reset(obs, {}, r)
+            self.aim = np.concatenate([r.normal(0, 0.008, 2), [r.normal(0, 0.004)]])  # some grasps miss
+        elif self.skill == "wander":
+            self.gripper = float(r.choice([OPEN, 1.0], p=[0.6, 0.4]))
+        else:
+            self.target = obs["ee_state"][:3] + r.uniform(-0.05, 0.05, 3)
+            self.turn = float(r.uniform(-1.2, 1.2))
 
-    def act(self, obs: dict) -> np.ndarray:
+    def _skill_action(self, obs: dict) -> np.ndarray | None:
         ee = obs["ee_state"]
         self.steps += 1
+        if self.skill == "grasp":
+            if self.steps > 40 or self.expert.phase == "lifted":
+                self.gripper = OPEN  # let it go
+                return None
+            p = {**obs["privileged"], "object_pos": np.asarray(obs["privileged"]["object_pos"]) + self.aim}
+            return self.expert.act({**obs, "privileged": p})
         if np.linalg.norm(ee[:3] - self.target) < 0.03 or self.steps > 20:
-            self._next(obs)
+            return None
         a = toward(ee, self.target, self.max_pos, self.gripper, gain=0.8)
+        if self.skill == "rotate":
+            a[5] = np.clip(self.turn - ee[5], -0.25, 0.25)
+        return a
+
+    def act(self, obs: dict) -> np.ndarray:
+        a = self._skill_action(obs)
+        if a is None:
+            self._next(obs)
+            a = self._skill_action(obs)
+            if a is None:
+                a = toward(obs["ee_state"], obs["ee_state"][:3], self.max_pos, self.gripper)
         self.noise = self.noise_smoothing * self.noise + np.sqrt(1 - self.noise_smoothing**2) * self.rng.normal(0, self.noise_std, 3)
-        a[:3] = np.clip(a[:3] + self.noise * self.max_pos, -self.max_pos, self.max_pos)
+        scale = 0.1 if self.skill == "grasp" else 1.0  # a steadier hand near the brick, as a tele-operator's
+        a[:3] = np.clip(a[:3] + scale * self.noise * self.max_pos, -self.max_pos, self.max_pos)
         return a
 
 
@@ -67,6 +100,7 @@ class JacoLiftExpert:
     max_pos: float = 0.05
     lift_speed: float = 0.03  # metres per step while lifting (faster loses the brick)
     close_steps: int = 8
+    lift_to: float = 0.45  # the pinch site's height to lift to (metres); at it the phase is "lifted"
 
     def reset(self, obs: dict, info: dict, rng: np.random.Generator) -> None:
         from envs.jaco_env import GRASP_DEPTH, GRASP_YAW_OFFSET
@@ -96,7 +130,12 @@ class JacoLiftExpert:
             if self.closed >= self.close_steps:
                 self.phase = "lift"
         if self.phase == "lift":
-            target, grip, limit = np.array([ee[0], ee[1], 0.45]), 1.0, self.lift_speed
+            target, grip, limit = np.array([ee[0], ee[1], self.lift_to]), 1.0, self.lift_speed
+            if ee[2] > self.lift_to - 0.01:
+                self.phase = "lifted"
+        if self.phase == "lifted":
+            target, grip = np.array([ee[0], ee[1], self.lift_to]), 1.0
         a = toward(ee, target, limit, grip)
         a[5] = np.clip(turn, -0.25, 0.25) if self.phase == "above" else 0.0
         return a
+

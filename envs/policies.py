@@ -156,10 +156,9 @@ def expert_for(task_name: str):
     """A fresh scripted expert for a task (a Panda task's, or a Jaco task's)."""
     from envs.jaco_policies import JacoLiftExpert, JacoReachExpert
 
-    if task_name == "reach_site":
-        return JacoReachExpert()
-    if task_name == "lift_brick":
-        return JacoLiftExpert()
+    jaco = {"reach_site": JacoReachExpert, "lift_brick": JacoLiftExpert}
+    if task_name in jaco:
+        return jaco[task_name]()
     if task_name not in EXPERTS:
         raise KeyError(f"no scripted expert for task {task_name!r}; known: {sorted(EXPERTS)}")
     return EXPERTS[task_name]()

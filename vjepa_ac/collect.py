@@ -33,6 +33,7 @@ TASK_TEXT = {
     "reach_with_object": "Carry the cube to the goal position.",
     "pick_place": "Pick up the cube and place it on the target spot.",
     "reach_site": "Move the hand to the target site.",
+    "lift_brick": "Lift the brick.",
     "play_jaco": "Move the hand around the workspace.",
 }
 

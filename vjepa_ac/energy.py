@@ -28,10 +28,11 @@ class EnergyConfig:
 METRICS = ("l1", "l2")
 
 
-def head_source(head: str | None, encoder: str) -> str | None:
-    """The head an energy setting names for an encoder: "auto" is the shipped head with the shipped encoder, else none."""
+def head_source(head: str | None, encoder: str, default: str = "default-panda") -> str | None:
+    """The head an energy setting names for an encoder: "auto" is the head of the shipped default world model `default`
+    (the Panda's, or another robot's) with the shipped encoder, else none."""
     if head == "auto":
-        return "default" if encoder == "default" else None
+        return default if encoder == "default" else None
     return head
 
 

@@ -22,6 +22,7 @@ from vjepa_ac.environment import EnvConfig, make_env
 from vjepa_ac.episode import POLICIES, run_episode  # noqa: F401  (run_episode: re-exported)
 from vjepa_ac.eval_pool import build, episode_path, init_worker, run_and_save, run_isolated
 from vjepa_ac.io import claim_folder, progress, remove_stale_temps
+from vjepa_ac.defaults import DEFAULT_NAMES
 from vjepa_ac.ladder import NAMES, model_identity, rung
 from vjepa_ac.results import EpisodesCrashed, crash_report, summarise, wilson, write_results  # noqa: F401  (re-exported)
 from vjepa_ac.world_model import OracleConfig
@@ -34,7 +35,9 @@ class EvalConfig:
     env: EnvConfig = field(default_factory=EnvConfig)
     policy: str = "planner"  # planner (the agent), random (uniform actions on the planned dims) or expert
     planner: str = "cem"  # cem or mppi (sets agent.planner)
-    world_model: str = "default"  # default (shipped predictor), a predictor folder / official .pt file, or a rung of ladder.py
+    # default (the shipped predictor of the env's robot), default-panda, default-jaco, a predictor folder / official .pt
+    # file, or a rung of ladder.py
+    world_model: str = "default"
     encoder: str = "default"  # default, a Hugging Face folder, or an original release file
     agent: AgentConfig = field(default_factory=AgentConfig)
     energy: EnergyConfig = field(default_factory=EnergyConfig)
@@ -175,7 +178,7 @@ def check_sources(cfg: EvalConfig) -> None:
     if cfg.policy != "planner":
         return
     r = rung(cfg.world_model)
-    if r.score == "learned" and cfg.world_model != "default":
+    if r.score == "learned" and cfg.world_model not in DEFAULT_NAMES:
         p = Path(cfg.world_model)
         if not ((p.is_dir() and (p / "config.json").exists() and (p / "model.safetensors").exists())
                 or (p.is_file() and p.suffix in (".pt", ".pth", ".tar"))):

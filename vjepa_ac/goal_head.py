@@ -85,17 +85,15 @@ def save_head(model: GoalHead, path: str | Path, meta: dict | None = None, dtype
     return path
 
 
-def default_head_dir() -> Path:
-    from importlib import resources
-
-    return Path(str(resources.files("vjepa_ac") / "weights" / "head"))
-
-
 def load_head(source: str | Path = "default", encoder=None) -> GoalHead:
-    """A goal head: "default" (shipped, for the default encoder) or a folder written by `vjepa-ac train-head`.
+    """A goal head: a shipped default's ("default" or "default-panda": the Panda's; "default-jaco"; both on the default
+    encoder's tokens) or a folder
+    written by `vjepa-ac train-head`.
 
     With `encoder` given, refuses a head trained on another encoder's tokens (what it reads off them would be noise)."""
-    path = default_head_dir() if str(source) == "default" else Path(source)
+    from vjepa_ac.defaults import is_default, weights_dir
+
+    path = weights_dir(str(source), "head") if is_default(source) else Path(source)
     cfg_path = path / "config.json"
     if not cfg_path.exists():
         raise FileNotFoundError(f"{cfg_path} is missing: not a goal-head folder (train one with `vjepa-ac train-head`)")

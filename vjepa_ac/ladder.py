@@ -9,7 +9,8 @@ From truth to learning, so that every failure has an address:
 - `sim+image`: true rollouts rendered, encoded and scored by the configured image-goal energy (is the energy's
   landscape good enough?);
 - `sim+pixels`: true rollouts scored by the raw-pixel L1 to the goal image (the floor: everything seen, unweighted);
-- anything else names a learned predictor (`default`, a folder, a release file): frozen encoder + predictor;
+- anything else names a learned predictor (`default`: the env's robot's shipped default; `default-panda`,
+  `default-jaco`; a folder; a release file): frozen encoder + predictor;
 - `oracle`: a kinematic model of the true state, cheap and optimistic.
 """
 
@@ -37,7 +38,7 @@ RUNGS = {
     "oracle": Rung("kinematic", False, False, False, "kinematic model of the true state"),
 }
 LEARNED = Rung("learned", False, True, True, "frozen encoder + action-conditioned predictor")
-NAMES = ("default", *RUNGS)  # the names a world_model setting may take besides a predictor folder or release file
+NAMES = ("default", "default-panda", "default-jaco", *RUNGS)  # the names a world_model setting may take besides a predictor folder or release file
 
 
 def rung(world_model: str) -> Rung:
@@ -49,6 +50,7 @@ def build_world_model(world_model: str, encoder: str, energy, oracle, device, bf
     """The world model named by `world_model`; the in-env rungs plan inside `env` (the one they act in).
 
     energy: EnergyConfig (its `head` is loaded here and checked against the encoder); oracle: OracleConfig."""
+    from vjepa_ac.defaults import is_default, resolve, robot_of
     from vjepa_ac.world_model import LatentWorldModel, OracleWorldModel, SimWorldModel
 
     r = rung(world_model)
@@ -62,7 +64,9 @@ def build_world_model(world_model: str, encoder: str, energy, oracle, device, bf
         from vjepa_ac.energy import head_source
 
         enc = load_encoder(encoder)
-        source = head_source(energy.head, encoder)
+        # the head of the default the world model names, else (a trained folder, or a true-dynamics rung) the robot's
+        robot = robot_of(env)
+        source = head_source(energy.head, encoder, resolve(world_model if is_default(world_model) else "default", robot))
         head = load_head(source, enc) if source else None
     if r.in_env:
         if env is None:
@@ -70,6 +74,8 @@ def build_world_model(world_model: str, encoder: str, energy, oracle, device, bf
         return SimWorldModel(env.unwrapped, oracle, enc, energy, device, r.score, head)
     from vjepa_ac.predictor import load_predictor
 
+    if world_model == "default":
+        world_model = resolve(world_model, robot_of(env))  # the default of the robot the env drives
     return LatentWorldModel(enc, load_predictor(world_model), energy, device, bf16, head)
 
 

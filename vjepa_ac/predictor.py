@@ -301,11 +301,12 @@ def save_predictor(model: ACPredictor, path: Path, extra: dict | None = None) ->
 
 
 def load_predictor(source: str | Path = "default", **official_kwargs) -> ACPredictor:
-    """A predictor: "default" (shipped), a folder written by `save_predictor`, or an official release file."""
-    if str(source) == "default":
-        from importlib import resources
+    """A predictor: a shipped default ("default" or "default-panda": the Panda's; "default-jaco"), a folder written by
+    `save_predictor`, or an official release file."""
+    from vjepa_ac.defaults import is_default, weights_dir
 
-        source = Path(str(resources.files("vjepa_ac") / "weights" / "predictor"))
+    if is_default(source):
+        source = weights_dir(str(source), "predictor")
     path = Path(source)
     if path.suffix in (".pt", ".pth", ".tar"):
         return load_official_predictor(path, **official_kwargs)

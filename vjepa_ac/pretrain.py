@@ -216,7 +216,7 @@ def pretrain(cfg: PretrainConfig) -> Path:
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     videos, episodes = load_videos(cfg.dataset, cfg.mapping)
-    train_eps, val_eps = split_episodes(len(episodes), cfg.val_fraction, str(cfg.dataset))
+    train_eps, val_eps = split_episodes(len(episodes), cfg.val_fraction, str(cfg.dataset), cfg.train_episodes)
     windows = WindowSampler([len(v) for v in videos], (cfg.frames - 1) * cfg.stride + 1, str(cfg.dataset))
     prep = Preprocess(crop_size=cfg.arch.crop_size, mode="resize")
     model = VJEPA2Model(cfg.arch.config(cfg.frames)).to(device).train()

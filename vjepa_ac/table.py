@@ -33,6 +33,8 @@ ROWS = {  # row name -> fields of EvalConfig (dotted names reach into nested one
     # true dynamics, mean L1 of the rendered outcome's raw pixels to the goal image: the floor
     "sim+pixels": {"policy": "planner", "world_model": "sim+pixels", "planner": "cem"},
     "default+cem": {"policy": "planner", "world_model": "default", "planner": "cem"},  # encoder + predictor, default energy
+    # the Panda's default on any robot's env (its predictor and head): zero-shot across embodiments
+    "default-panda+cem": {"policy": "planner", "world_model": "default-panda", "planner": "cem"},
     "default+cem/tokens": {"policy": "planner", "world_model": "default", "planner": "cem", "energy.head": None},
     "default+mppi": {"policy": "planner", "world_model": "default", "planner": "mppi"},
     # V-JEPA 2-AC's protocol: the final goal image alone, even where the task offers sub-goals

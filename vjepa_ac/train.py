@@ -219,7 +219,7 @@ def train(cfg: TrainConfig) -> Path:
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank)  # each rank draws its own batches
     data = StreamedEpisodes(cfg, device) if cfg.encoder else Episodes(cfg)
-    train_eps, val_eps = split_episodes(len(data.state), cfg.val_fraction, str(cfg.dataset))
+    train_eps, val_eps = split_episodes(len(data.state), cfg.val_fraction, str(cfg.dataset), cfg.train_episodes)
     model = build_model(cfg, data, device)
     if dist.sharded:
         shard(model)
@@ -246,7 +246,8 @@ def train(cfg: TrainConfig) -> Path:
     step = fit(run, model, opt, params, gen, loss_fn, validate_now, desc="train")
     final_state = dist.full_state(model, opt)[0] if dist.sharded else None
     if dist.main:
-        meta = {"features": str(cfg.features) if cfg.features else None, "encoder": data.identity(), "steps": step, "val_episodes": val_eps}
+        meta = {"features": str(cfg.features) if cfg.features else None, "encoder": data.identity(), "steps": step, "val_episodes": val_eps,
+                "train_episodes": train_eps}
         if dist.sharded:
             plain = ACPredictor(model.cfg)
             plain.load_state_dict(final_state)

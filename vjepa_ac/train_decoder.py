@@ -62,7 +62,7 @@ class Frames:
             z.append(ze.to(torch.float16))
             episode.append(torch.full((len(f),), e))
         self.frames, self.z, self.episode = torch.cat(frames), torch.cat(z), torch.cat(episode)  # [M, H, W, 3], [M, N, D], [M]
-        train_eps, self.val_episodes = split_episodes(len(log), cfg.val_fraction, str(cfg.dataset))
+        train_eps, self.val_episodes = split_episodes(len(log), cfg.val_fraction, str(cfg.dataset), cfg.train_episodes)
         self.train_idx = torch.nonzero(self.episode < len(train_eps))[:, 0]
         self.val_idx = torch.nonzero(self.episode >= len(train_eps))[:, 0]
         if self.frames.shape[1] != self.frames.shape[2]:

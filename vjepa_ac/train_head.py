@@ -63,7 +63,7 @@ class Readouts:
         self.cache = FeatureCache(cfg.features)
         if len(self.cache) != len(log):
             raise ValueError(f"{cfg.features} caches {len(self.cache)} episodes, {cfg.dataset} has {len(log)}")
-        self.train_eps, self.val_eps = split_episodes(len(log), cfg.val_fraction, str(cfg.dataset))
+        self.train_eps, self.val_eps = split_episodes(len(log), cfg.val_fraction, str(cfg.dataset), cfg.train_episodes)
         z, y, ep, imagined = [], [], [], []
         predictor = None
         if cfg.predictor:

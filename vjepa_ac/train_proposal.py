@@ -90,7 +90,7 @@ class Relabelled:
         if short:
             raise ValueError(f"{cfg.dataset}: episode {short[0]} has {self.lengths[short[0]]} frames, fewer than the {need} "
                              "a relabelled example needs")
-        self.train_eps, self.val_eps = split_episodes(len(log), cfg.val_fraction, str(cfg.dataset))
+        self.train_eps, self.val_eps = split_episodes(len(log), cfg.val_fraction, str(cfg.dataset), cfg.train_episodes)
         actions = torch.cat([self.action[e] for e in self.train_eps])
         self.action_scale = actions.abs().max(0).values.clamp_min(1e-6)  # [A]: the data's bound per dim
 

@@ -41,6 +41,9 @@ class LoopConfig:
     weight_decay: float = 0.04
     grad_clip: float = 1.0
     val_fraction: float = 0.15  # the last episodes are held out and validated on; 0 holds none out
+    # train on only the first N episodes of those not held out (null: all): a data-size curve keeps the same
+    # held-out episodes for every N
+    train_episodes: int | None = None
     val_every: int = 250
     checkpoint_every: int = 250
     # auto: continue a run in `out` made with the same settings and refuse one made with others (naming the first
@@ -74,9 +77,20 @@ def check_loop(cfg: LoopConfig, extra: dict[str, bool] | None = None, rule_text:
     resume_mode(cfg.resume)
 
 
-def split_episodes(n: int, val_fraction: float, where: str) -> tuple[list[int], list[int]]:
+def split_episodes(n: int, val_fraction: float, where: str, train_episodes: int | None = None) -> tuple[list[int], list[int]]:
     """(train, held-out) episode indices: the last ceil-free `val_fraction` of them held out, at least one when the
-    fraction is above zero, none when it is zero. Too few episodes to hold any out and train on the rest is refused."""
+    fraction is above zero, none when it is zero; with `train_episodes`, only the first that many of the rest are
+    trained on. Too few episodes to hold any out and train on the rest, or to train on that many, is refused."""
+    train, held = _split(n, val_fraction, where)
+    if train_episodes is not None:
+        if not 1 <= train_episodes <= len(train):
+            raise ValueError(f"train_episodes={train_episodes}: {where} has {len(train)} episodes to train on "
+                             f"(after holding out {len(held)}); expected 1 to {len(train)}")
+        train = train[:train_episodes]
+    return train, held
+
+
+def _split(n: int, val_fraction: float, where: str) -> tuple[list[int], list[int]]:
     if n < 1:
         raise ValueError(f"{where} holds no episodes")
     if val_fraction <= 0:

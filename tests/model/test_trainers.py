@@ -57,6 +57,26 @@ def test_val_fraction_zero_holds_nothing_out_and_one_episode_needs_it():
         split_episodes(1, 0.15, "data/one")
 
 
+def test_train_episodes_trains_on_the_first_ones_and_holds_out_the_same():
+    assert split_episodes(10, 0.2, "d", train_episodes=3) == ([0, 1, 2], [8, 9]), "a data-size curve keeps its held-out episodes"
+    assert split_episodes(10, 0.2, "d", train_episodes=8) == split_episodes(10, 0.2, "d")
+    with pytest.raises(ValueError, match="train_episodes=9: data/x has 8 episodes to train on"):
+        split_episodes(10, 0.2, "data/x", train_episodes=9)
+    with pytest.raises(ValueError, match="train_episodes=0"):
+        split_episodes(10, 0.2, "d", train_episodes=0)
+
+
+def test_a_predictor_trained_on_fewer_episodes_records_which(small_collection, features, tmp_path):
+    import json
+
+    run, cfg = trainers(small_collection.out, features, tmp_path / "few")["train"]
+    run(replace(cfg, train_episodes=1))
+    meta = json.loads((tmp_path / "few" / "predictor" / "config.json").read_text())
+    assert meta["train_episodes"] == [0] and meta["val_episodes"] == [2]
+    with pytest.raises(ValueError, match="train_episodes=3"):
+        run(replace(cfg, out=str(tmp_path / "many"), train_episodes=3))
+
+
 def test_episodes_shorter_than_the_window_are_refused_by_name():
     with pytest.raises(ValueError, match="data/x: episode 1 has 3 frames, fewer than a training window of 4"):
         WindowSampler([10, 3, 9], 4, "data/x")
