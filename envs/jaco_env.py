@@ -53,6 +53,9 @@ class JacoEnvConfig:
     action_mode: str = "ee_delta"  # or "joint_velocity": the task's native 9-D action, held for one control step
     max_episode_steps: int | None = None  # None: the task's default
     render_goal: bool = True
+    # for recording play logs across scenes: each episode in one of these tasks' scenes, drawn from the reset seed
+    # (the env's own task when empty)
+    scenes: tuple = ()
 
 
 class JacoEnv(gym.Env):
@@ -80,7 +83,11 @@ class JacoEnv(gym.Env):
         self.task = JacoTask(task, STEPS[task])
         self.max_episode_steps = self.cfg.max_episode_steps or self.task.max_episode_steps
         self.metadata = {**self.metadata, "render_fps": self.cfg.control_hz}
-        self._env = manipulation.load(JACO_TASKS[task], seed=0)
+        unknown = [t for t in self.cfg.scenes if t not in JACO_TASKS]
+        if unknown:
+            raise KeyError(f"scenes: unknown Jaco task {unknown[0]!r}; known: {sorted(JACO_TASKS)}")
+        self._envs = {t: manipulation.load(JACO_TASKS[t], seed=0) for t in dict.fromkeys([task, *self.cfg.scenes])}
+        self._env = self._envs[task]
         self._env.reset()
         spec = self._env.action_spec()
         self._native_low, self._native_high = spec.minimum.astype(np.float64), spec.maximum.astype(np.float64)
@@ -249,6 +256,9 @@ class JacoEnv(gym.Env):
     # ----- Gymnasium ---------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
+        if self.cfg.scenes:
+            scene = self.cfg.scenes[int(self.np_random.integers(len(self.cfg.scenes)))]
+            self._env, self.task = self._envs[scene], JacoTask(scene, STEPS[scene])
         if seed is not None:
             self._env.random_state.seed(seed)  # the task's own initialisers draw from it
         self._env.reset()
@@ -339,6 +349,6 @@ class JacoEnv(gym.Env):
                                "goal_pos": np.array(self.goal.get("position", self.target_pos()), float)}}
 
     def close(self) -> None:
-        if self._env is not None:
-            self._env.close()
-            self._env = None
+        for env in self._envs.values():
+            env.close()
+        self._envs, self._env = {}, None

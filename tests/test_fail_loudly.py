@@ -37,6 +37,7 @@ def test_device_auto_plans_on_the_cpu_here(tmp_path):
     ("agent.mppi.temperature=0", "agent.mppi.temperature=0"),
     ("energy.metric=l3", "energy.metric must be one of"),
     ("energy.head=/no/such/head", "energy.head=/no/such/head"),
+    ("energy.anchor=pose", "energy.anchor must be true, false or 'state'"),
 ]))
 def test_a_setting_that_cannot_run_fails_before_any_episode(tmp_path, setting, named):
     out = tmp_path / "never"

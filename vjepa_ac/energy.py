@@ -22,7 +22,9 @@ class EnergyConfig:
     # With a head: read the outcome as the current frame's readout plus the predicted change, the robot's pose
     # coordinates changing as its predicted state does (the state the predictor integrates along the actions) and the
     # others as the head reads the imagined tokens. What the head gets wrong on both real frames alike cancels.
-    anchor: bool = True
+    # "state": the pose coordinates are the predicted state itself (for a head that reads the current frames less
+    # well than the goal image); false: everything as the head reads the imagined tokens.
+    anchor: bool | str = True
 
 
 METRICS = ("l1", "l2")
@@ -58,24 +60,35 @@ def frame_energy(z: torch.Tensor, z_goal: torch.Tensor, cfg: EnergyConfig) -> fl
     return float(_distance(z - z_goal, cfg.metric))
 
 
-@torch.no_grad()
-def anchored_readout(head, r_now: torch.Tensor, r_pred: torch.Tensor, s_now: torch.Tensor, s_pred: torch.Tensor) -> torch.Tensor:
+ANCHORS = (True, False, "state")
+
+
+def anchor_mode(value) -> bool | str:
+    """`energy.anchor` as one of ANCHORS (the strings true/false from a command line read as booleans)."""
+    v = {"true": True, "false": False}.get(value.lower(), value) if isinstance(value, str) else value
+    if v not in ANCHORS:
+        raise ValueError(f"energy.anchor must be true, false or 'state', got {value!r}")
+    return v
+
+
+def anchored_readout(head, r_now: torch.Tensor, r_pred: torch.Tensor, s_now: torch.Tensor, s_pred: torch.Tensor,
+                     mode: bool | str = True) -> torch.Tensor:
     """The outcome's readout [..., K]: the current one r_now [K] plus the predicted change, where the head's
     `pose_coords` leading coordinates change as the state does (s_pred [..., S] - s_now [S]) and the rest as the head
-    reads the imagined tokens (r_pred [..., K] - r_now)."""
+    reads the imagined tokens (r_pred [..., K] - r_now). With mode "state" the pose coordinates are s_pred itself."""
     p = head.cfg.pose_coords
     out = r_pred.clone()
     if p:
-        out[..., :p] = r_now[:p] + (s_pred[..., :p] - s_now[:p])
+        out[..., :p] = s_pred[..., :p] if mode == "state" else r_now[:p] + (s_pred[..., :p] - s_now[:p])
     return out
 
 
 @torch.no_grad()
-def head_energy(head, z_pred: torch.Tensor, r_goal: torch.Tensor, anchor: tuple | None = None) -> torch.Tensor:
+def head_energy(head, z_pred: torch.Tensor, r_goal: torch.Tensor, anchor: tuple | None = None, mode: bool | str = True) -> torch.Tensor:
     """Energy [S] of imagined tokens z_pred [S, H', N, D] (the scored steps) to the goal's readout r_goal [K], averaged
     over the steps; with `anchor` = (r_now [K], s_now [S_dim], s_pred [S, H', S_dim]) the outcome is read as the
-    current readout plus the predicted change (`anchored_readout`)."""
+    current readout plus the predicted change (`anchored_readout`, in `mode`)."""
     r = head(z_pred)  # [S, H', K]
     if anchor is not None:
-        r = anchored_readout(head, anchor[0], r, anchor[1], anchor[2])
+        r = anchored_readout(head, anchor[0], r, anchor[1], anchor[2], mode)
     return head.distance(r, r_goal).mean(1)

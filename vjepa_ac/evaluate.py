@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from vjepa_ac.agent import AgentConfig
-from vjepa_ac.energy import METRICS, EnergyConfig
+from vjepa_ac.energy import METRICS, EnergyConfig, anchor_mode
 from vjepa_ac.environment import EnvConfig, make_env
 from vjepa_ac.episode import POLICIES, run_episode  # noqa: F401  (run_episode: re-exported)
 from vjepa_ac.eval_pool import build, episode_path, init_worker, run_and_save, run_isolated
@@ -131,6 +131,7 @@ def check_settings(cfg: EvalConfig) -> None:
                              f"init_std={p.init_std}, min_std={p.min_std}")
     if cfg.energy.metric not in METRICS:
         raise ValueError(f"energy.metric must be one of {METRICS}, got {cfg.energy.metric!r}")
+    cfg.energy.anchor = anchor_mode(cfg.energy.anchor)
     from vjepa_ac.device import pick_device
 
     cfg.device = str(pick_device(cfg.device))  # `auto` resolved once; a device that is not here fails now

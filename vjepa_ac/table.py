@@ -46,6 +46,7 @@ ROWS = {  # row name -> fields of EvalConfig (dotted names reach into nested one
     # the gripper held as each sub-goal's true state shows it (privileged; a diagnostic of the earlier token energy)
     "default+cem/gripper-state": {"policy": "planner", "world_model": "default", "planner": "cem", "agent.gripper_from_goal": "state"},
     "sim+image/gripper-state": {"policy": "planner", "world_model": "sim+image", "planner": "cem", "agent.gripper_from_goal": "state"},
+    "sim+state/gripper-state": {"policy": "planner", "world_model": "sim+state", "planner": "cem", "agent.gripper_from_goal": "state"},
     # proposals learned from play logs: the goal-conditioned policy alone (no search), as a quarter of CEM's samples, and
     # the latent sub-goal model proposing sub-goals from the final goal image alone
     "default/policy": {"policy": "planner", "world_model": "default", "planner": "policy", "agent.proposal": "default"},

@@ -104,7 +104,7 @@ class LatentWorldModel:
         else:
             steps = slice(None) if self.energy.per_step else slice(-1, None)
             anchor = (ctx.read, ctx.state, s[:, steps]) if self.energy.anchor else None
-            e = head_energy(self.head, z[:, steps], goal.read, anchor)
+            e = head_energy(self.head, z[:, steps], goal.read, anchor, self.energy.anchor)
         if goal.state is not None and self.energy.state_weight > 0:
             e = e + self.energy.state_weight * (s[:, -1, :3] - goal.state[:3]).abs().sum(1)
         return e
@@ -352,7 +352,7 @@ class SimWorldModel:
             else:
                 s_pred = torch.as_tensor(out["ee_state"][:, -1:], device=self.device)  # [S, 1, 7]: the true state after it
                 anchor = (ctx.read, ctx.ee_state, s_pred) if self.energy.anchor else None
-                e = head_energy(self.head, z, goal.read, anchor)
+                e = head_energy(self.head, z, goal.read, anchor, self.energy.anchor)
         elif self.score == "pixels":
             e = pixel_l1(out["image"], goal.image).to(self.device)
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 import torch
 
@@ -54,3 +55,33 @@ def test_the_default_decoder_reads_the_default_encoder_and_draws_its_frames():
     frame[:, 64:] = (120, 80, 50)  # a table-coloured lower half
     pic = dec.images(enc.embed_images(frame))
     assert pic.shape == (1, 128, 128, 3) and float(psnr(to_float(pic), to_float(frame))) > 12
+
+
+@pytest.mark.slow
+def test_each_robot_plans_with_its_own_default_unless_one_is_named():
+    """`world_model=default` is the default of the env's robot (its predictor and head); `default-panda` and
+    `default-jaco` name one explicitly, on any env (the Panda's on the Jaco: zero-shot across embodiments)."""
+    import gymnasium as gym
+
+    import envs  # noqa: F401
+    from vjepa_ac.defaults import weights_dir
+    from vjepa_ac.energy import EnergyConfig
+    from vjepa_ac.ladder import build_world_model
+    from vjepa_ac.world_model import OracleConfig
+
+    def parts(world_model, env):
+        m = build_world_model(world_model, "default", EnergyConfig(), OracleConfig(), "cpu", env=env)
+        return m.predictor.state_dict()["predictor_embed.weight"], m.head.meta["dataset"]
+
+    jaco_dir, panda_dir = weights_dir("default-jaco", "predictor"), weights_dir("default-panda", "predictor")
+    assert jaco_dir.parent.name == "jaco" and panda_dir == weights_dir("default", "predictor")
+    jaco_env = gym.make("vjepa_ac/JacoReachSite-v0", render_goal=False)
+    panda_env = gym.make("vjepa_ac/PandaReach-v0")
+    jaco, panda = load_predictor("default-jaco"), load_predictor("default")
+    w, data = parts("default", jaco_env)
+    assert torch.equal(w, jaco.state_dict()["predictor_embed.weight"]) and "jaco" in data
+    w, data = parts("default-panda", jaco_env)
+    assert torch.equal(w, panda.state_dict()["predictor_embed.weight"]) and "jaco" not in data
+    w, data = parts("default", panda_env)
+    assert torch.equal(w, panda.state_dict()["predictor_embed.weight"]) and "jaco" not in data
+    assert not torch.equal(jaco.state_dict()["predictor_embed.weight"], panda.state_dict()["predictor_embed.weight"])

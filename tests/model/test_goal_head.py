@@ -39,6 +39,23 @@ def test_the_energy_is_zero_at_the_goal_and_falls_as_every_coordinate_nears_it()
     assert float(head.distance(torch.tensor([0.4, -0.2, 5.0]), goal)) == pytest.approx(0.1 / 2)
 
 
+def test_the_anchored_outcome_moves_the_pose_as_the_predicted_state_does():
+    """energy.anchor: the outcome's pose is the current readout plus the predicted state change (a bias of the head
+    on real frames cancels), or with "state" the predicted state itself; the other coordinates are read off the
+    imagined tokens either way."""
+    from vjepa_ac.energy import anchor_mode, anchored_readout
+
+    head = tiny_head()
+    head.cfg.pose_coords = 2
+    r_now, r_pred = torch.tensor([0.5, 0.5, 1.0]), torch.tensor([[9.0, 9.0, 2.0]])
+    s_now, s_pred = torch.tensor([0.1, 0.2, 0.0]), torch.tensor([[0.3, 0.1, 0.0]])
+    torch.testing.assert_close(anchored_readout(head, r_now, r_pred, s_now, s_pred), torch.tensor([[0.7, 0.4, 2.0]]))
+    torch.testing.assert_close(anchored_readout(head, r_now, r_pred, s_now, s_pred, "state"), torch.tensor([[0.3, 0.1, 2.0]]))
+    assert anchor_mode("state") == "state" and anchor_mode("false") is False and anchor_mode(True) is True
+    with pytest.raises(ValueError, match="energy.anchor must be true, false or 'state', got 'pose'"):
+        anchor_mode("pose")
+
+
 def test_a_head_refuses_the_tokens_of_another_encoder(tmp_path):
     path = save_head(tiny_head(), tmp_path / "h", {"encoder": "aaaa"})
 

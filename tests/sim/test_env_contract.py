@@ -84,6 +84,52 @@ def test_jaco_play_logs_record_in_the_lerobot_layout_and_read_back(tmp_path):
     assert frames.shape == (5, 48, 48, 3) and frames.std() > 0
 
 
+@pytest.mark.slow
+def test_jaco_play_across_scenes_draws_each_episodes_scene_from_its_seed():
+    """`scenes=`: play logs that cover every scene the robot will plan in, one scene per episode, the same for a seed."""
+    import gymnasium as gym
+
+    env = gym.make("vjepa_ac/JacoLiftBrick-v0", image_height=32, image_width=32, render_goal=False, scenes=("reach_site", "lift_brick"))
+    drawn = {}
+    for seed in range(8):
+        obs, info = env.reset(seed=seed)
+        drawn[seed] = info["task"]
+        assert obs["image"].shape == (32, 32, 3) and env.unwrapped.environment_state().shape == (3,)
+        env.step(np.zeros(7, np.float32))
+    assert set(drawn.values()) == {"reach_site", "lift_brick"}
+    assert all(env.reset(seed=seed)[1]["task"] == task for seed, task in drawn.items())
+    env.close()
+    with pytest.raises(KeyError, match="scenes: unknown Jaco task 'stack'"):
+        gym.make("vjepa_ac/JacoLiftBrick-v0", scenes=("stack",))
+
+
+@pytest.mark.slow
+def test_jaco_play_grasps_and_lifts_the_brick_sometimes_without_reading_the_goal():
+    """Play logs that a world model can learn lifting from: some episodes lift the brick, and the actions do not
+    depend on the goal (the logs stay task-agnostic)."""
+    import gymnasium as gym
+
+    from envs.jaco_policies import JacoPlayPolicy
+
+    env = gym.make("vjepa_ac/JacoLiftBrick-v0", image_height=32, image_width=32, render_goal=False)
+    lifted = 0
+    for seed in range(4):
+        obs, info = env.reset(seed=seed)
+        z0 = obs["privileged"]["object_pos"][2]
+        policy, blind = JacoPlayPolicy(), JacoPlayPolicy()
+        policy.reset(obs, info, np.random.default_rng(seed))
+        blind.reset(obs, {"task": info["task"]}, np.random.default_rng(seed))
+        top = z0
+        for _ in range(60):
+            a = policy.act(obs)
+            np.testing.assert_array_equal(a, blind.act(obs))
+            assert env.action_space.contains(a), a
+            obs, *_ = env.step(a)
+            top = max(top, obs["privileged"]["object_pos"][2])
+        lifted += top > z0 + 0.05
+    assert lifted >= 1, "no play episode lifted the brick 5 cm"
+
+
 def test_the_jaco_plans_through_the_same_commands_with_true_dynamics(tmp_path):
     from vjepa_ac.collect import EnvConfig
     from vjepa_ac.evaluate import EvalConfig, evaluate
