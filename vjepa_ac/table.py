@@ -36,6 +36,8 @@ ROWS = {  # row name -> fields of EvalConfig (dotted names reach into nested one
     # the Panda's default on any robot's env (its predictor and head): zero-shot across embodiments
     "default-panda+cem": {"policy": "planner", "world_model": "default-panda", "planner": "cem"},
     "default+cem/tokens": {"policy": "planner", "world_model": "default", "planner": "cem", "energy.head": None},
+    # the head's pose coordinates taken from the predicted state itself instead of the current readout plus its change
+    "default+cem/anchor-state": {"policy": "planner", "world_model": "default", "planner": "cem", "energy.anchor": "state"},
     "default+mppi": {"policy": "planner", "world_model": "default", "planner": "mppi"},
     # V-JEPA 2-AC's protocol: the final goal image alone, even where the task offers sub-goals
     "default+cem/one-goal": {"policy": "planner", "world_model": "default", "planner": "cem", "agent.use_subgoals": False},
@@ -203,6 +205,8 @@ def merge_results(paths: list[str | Path]) -> str:
         agent = s.get("config", {}).get("agent", {})
         if s["policy"] == "planner" and rung(str(s["world_model"])).encoder and s.get("config", {}).get("energy", {}).get("head", "auto") is None:
             row += "/tokens"
+        elif s["policy"] == "planner" and s.get("config", {}).get("energy", {}).get("anchor") == "state":
+            row += "/anchor-state"
         planner = agent.get("planner", s.get("planner"))
         prior = s["policy"] == "planner" and planner in ("cem", "mppi") and agent.get(planner, {}).get("prior_share", 0) > 0
         one_goal = s["policy"] == "planner" and not agent.get("use_subgoals", True)
