@@ -30,10 +30,10 @@ def main() -> None:
     import envs  # noqa: F401  (MUJOCO_GL before mujoco loads)
     from vjepa_ac.data.mapping import load_mapping
     from vjepa_ac.data.reader import open_log
-    from vjepa_ac.decoder import episode_pictures, load_decoder, locate_colour, object_colour, psnr, ssim, to_float
-    from vjepa_ac.encoder import load_encoder
+    from vjepa_ac.models.decoder import episode_pictures, load_decoder, locate_colour, object_colour, psnr, ssim, to_float
+    from vjepa_ac.models.encoder import load_encoder
     from vjepa_ac.environment import EnvConfig, make_env
-    from vjepa_ac.predictor import load_predictor
+    from vjepa_ac.models.predictor import load_predictor
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", required=True)

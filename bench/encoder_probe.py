@@ -25,7 +25,7 @@ from transformers import VJEPA2Model
 
 from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
-from vjepa_ac.encoder import FrozenEncoder, load_encoder
+from vjepa_ac.models.encoder import FrozenEncoder, load_encoder
 
 TARGETS = {"end-effector xyz": ("observation.state", slice(0, 3)), "gripper": ("observation.state", slice(6, 7)), "cube xyz": ("observation.environment_state", slice(0, 3))}
 

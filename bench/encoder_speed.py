@@ -13,7 +13,7 @@ import torch
 from transformers import VJEPA2Config, VJEPA2Model
 
 from vjepa_ac.device import pick_device
-from vjepa_ac.encoder import FrozenEncoder, Preprocess, load_encoder
+from vjepa_ac.models.encoder import FrozenEncoder, Preprocess, load_encoder
 
 
 def measure(enc: FrozenEncoder, clips: int, frames: int, size: int, repeats: int, device: torch.device) -> float:

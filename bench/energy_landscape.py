@@ -28,9 +28,9 @@ from scipy.stats import spearmanr
 
 from envs import make_panda
 from envs.policies import expert_for
-from vjepa_ac.encoder import load_encoder
-from vjepa_ac.predictor import load_predictor
-from vjepa_ac.world_model import LatentWorldModel
+from vjepa_ac.models.encoder import load_encoder
+from vjepa_ac.models.predictor import load_predictor
+from vjepa_ac.planning.world_model import LatentWorldModel
 
 
 PHASE_SUBGOAL = {  # the sub-goal (index into subgoal_images) a phase of the expert heads for

@@ -35,9 +35,9 @@ def main() -> None:
 
     from envs import make_panda
     from envs.tasks import GRASP_HEIGHT_OFFSET
-    from vjepa_ac.encoder import load_encoder, trained_camera
-    from vjepa_ac.goal_head import load_head
-    from vjepa_ac.world_model import pixel_l1, state_l1, state_vector
+    from vjepa_ac.models.encoder import load_encoder, trained_camera
+    from vjepa_ac.models.goal_head import load_head
+    from vjepa_ac.planning.truth import pixel_l1, state_l1, state_vector
 
     args.camera = args.camera or trained_camera(args.encoder) or "wide"
     enc = load_encoder(args.encoder)

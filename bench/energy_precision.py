@@ -52,7 +52,7 @@ def energies(z: torch.Tensor, g: torch.Tensor, frames: np.ndarray, goal_frame: n
 def main() -> None:
     import envs  # noqa: F401
     from envs.tasks import GRASP_HEIGHT_OFFSET
-    from vjepa_ac.encoder import load_encoder
+    from vjepa_ac.models.encoder import load_encoder
     from vjepa_ac.environment import EnvConfig, make_env
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -39,13 +39,13 @@ from energy_landscape import PHASE_SUBGOAL, expert_phase  # noqa: E402
 
 from envs import make_panda  # noqa: E402
 from envs.policies import expert_for  # noqa: E402
-from vjepa_ac.energy import head_energy  # noqa: E402
-from vjepa_ac.world_model import pixel_l1, state_l1, state_vector  # noqa: E402
+from vjepa_ac.planning.energy import head_energy  # noqa: E402
+from vjepa_ac.planning.truth import pixel_l1, state_l1, state_vector  # noqa: E402
 
 
 def energies_of(outcome: dict, goal: dict, models: dict, now: dict) -> dict[str, np.ndarray]:
     """Every energy [M] of M outcomes to one sub-goal, as the world models compute it (the head's anchored, as
-    planning uses it by default: `vjepa_ac.energy.head_energy`).
+    planning uses it by default: `vjepa_ac.planning.energy.head_energy`).
 
     outcome: "image" [M, H, W, 3], "ee_state" [M, 7], "object_pos" [M, 3], "z_pred" [M, N, D] (the predictor's
     imagination of the same moves; None along the path's first frame) and "s_pred" [M, 7] (the state it integrates);
@@ -169,9 +169,9 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.set_grad_enabled(False)
-    from vjepa_ac.encoder import load_encoder, trained_camera
-    from vjepa_ac.goal_head import load_head
-    from vjepa_ac.predictor import load_predictor
+    from vjepa_ac.models.encoder import load_encoder, trained_camera
+    from vjepa_ac.models.goal_head import load_head
+    from vjepa_ac.models.predictor import load_predictor
 
     args.camera = args.camera or trained_camera(args.encoder) or "wide"
     enc = load_encoder(args.encoder)

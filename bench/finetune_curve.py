@@ -18,11 +18,11 @@ import json
 from pathlib import Path
 
 from vjepa_ac.environment import EnvConfig
-from vjepa_ac.evaluate import EvalConfig, evaluate
-from vjepa_ac.predictor import PredictorConfig
-from vjepa_ac.results import wilson
-from vjepa_ac.table import TASK_ENVS
-from vjepa_ac.train import TrainConfig, train
+from vjepa_ac.eval.evaluate import EvalConfig, evaluate
+from vjepa_ac.models.predictor import PredictorConfig
+from vjepa_ac.eval.results import wilson
+from vjepa_ac.eval.table import TASK_ENVS
+from vjepa_ac.training.predictor import TrainConfig, train
 
 
 def run_name(init: str | None, n: int) -> str:

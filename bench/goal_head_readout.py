@@ -33,8 +33,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_grad_enabled(False)
     from envs import make_panda
-    from vjepa_ac.encoder import load_encoder, trained_camera
-    from vjepa_ac.goal_head import load_head
+    from vjepa_ac.models.encoder import load_encoder, trained_camera
+    from vjepa_ac.models.goal_head import load_head
 
     enc = load_encoder(args.encoder)
     head = load_head(args.head, enc)

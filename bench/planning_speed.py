@@ -26,9 +26,9 @@ import torch
 
 from planners import CEMConfig, cem
 from vjepa_ac.device import pick_device
-from vjepa_ac.energy import EnergyConfig, latent_energy
-from vjepa_ac.flops import plan_flops, rollout_flops
-from vjepa_ac.predictor import ACPredictor, PredictorConfig
+from vjepa_ac.planning.energy import EnergyConfig, latent_energy
+from vjepa_ac.models.flops import plan_flops, rollout_flops
+from vjepa_ac.models.predictor import ACPredictor, PredictorConfig
 
 SIZES = {"default": PredictorConfig(hidden=192, depth=4, heads=6), "official": PredictorConfig.official()}
 
@@ -140,8 +140,8 @@ def side_by_side(args) -> None:
 
     import torch.nn.functional as F
 
-    from vjepa_ac.energy import EnergyConfig
-    from vjepa_ac.predictor import export_predictor
+    from vjepa_ac.planning.energy import EnergyConfig
+    from vjepa_ac.models.predictor import export_predictor
 
     sys.path.insert(0, str(args.official_src))
     try:

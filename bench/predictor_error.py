@@ -17,8 +17,8 @@ import torch.nn.functional as F
 
 from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
-from vjepa_ac.features import FeatureCache
-from vjepa_ac.predictor import load_predictor
+from vjepa_ac.training.features import FeatureCache
+from vjepa_ac.models.predictor import load_predictor
 
 
 def main() -> None:

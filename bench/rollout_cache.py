@@ -14,7 +14,7 @@ import time
 import torch
 
 from vjepa_ac.device import pick_device
-from vjepa_ac.predictor import ACPredictor, PredictorConfig
+from vjepa_ac.models.predictor import ACPredictor, PredictorConfig
 
 
 def timed(fn, device, repeats: int) -> float:

@@ -47,8 +47,8 @@ def setup(work: Path) -> dict:
     from transformers import VJEPA2Config, VJEPA2Model
 
     from vjepa_ac.collect import CollectConfig, EnvConfig, collect
-    from vjepa_ac.encoder import Preprocess, load_encoder, save_encoder
-    from vjepa_ac.features import EncodeConfig, encode_dataset
+    from vjepa_ac.models.encoder import Preprocess, load_encoder, save_encoder
+    from vjepa_ac.training.features import EncodeConfig, encode_dataset
 
     data = work / "data"
     if not (data / "meta" / "info.json").exists():

@@ -18,7 +18,7 @@ import torch
 
 
 def main() -> None:
-    from vjepa_ac.train import TrainConfig, train
+    from vjepa_ac.training.predictor import TrainConfig, train
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", required=True)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from envs.geometry import wrap_angle
+from envs.scene import CUBE_HALF
 from envs.tasks import GRASP_HEIGHT_OFFSET
 
 MAX_POS = 0.05
@@ -174,6 +175,10 @@ class PlayPolicy:
     noise_std: float = 0.3  # of the bound, per step, before smoothing
     noise_smoothing: float = 0.7  # AR(1) coefficient of the noise
     skill_probs: dict = field(default_factory=lambda: {"grasp": 0.45, "poke_cup": 0.15, "wander": 0.25, "rotate": 0.15})
+    # share of grasps that end by lowering the cube onto the table, opening and backing off (the rest let go in the
+    # air); 0 keeps the random stream of logs recorded before this option existed
+    place_prob: float = 0.0
+    max_skill_steps: int = 40
 
     def reset(self, obs: dict, info: dict, rng: np.random.Generator) -> None:
         self.rng = rng
@@ -192,6 +197,8 @@ class PlayPolicy:
             self.seq = GraspSequence(lift_to=float(p["object_pos"][2]) + r.uniform(0.06, 0.2))
             self.carry_to = r.uniform([0.35, -0.22, 0.06], [0.65, 0.22, 0.3])
             self.aim = r.normal(0, 0.006, 3)  # imprecise aim: some grasps miss, as in real play data
+            self.place = self.place_prob > 0 and r.uniform() < self.place_prob
+            self.released = 0
         elif self.skill == "poke_cup":
             cup = obs["privileged"]["cup_pos"]
             self.target = cup + [r.uniform(-0.06, 0.06), r.uniform(-0.06, 0.06), r.uniform(0.1, 0.2)]
@@ -205,7 +212,7 @@ class PlayPolicy:
     def _skill_action(self, obs: dict) -> np.ndarray | None:
         ee, p = obs["ee_state"], obs["privileged"]
         self.skill_steps += 1
-        if self.skill_steps > 40:
+        if self.skill_steps > self.max_skill_steps:
             return None
         if self.skill == "grasp":
             if self.seq.phase != "done":
@@ -213,6 +220,8 @@ class PlayPolicy:
                 if a is not None:
                     return a
                 self.seq.phase = "done"
+            if self.place and self.seq.phase == "done":
+                return self._place(ee, p["object_pos"])
             if np.linalg.norm(ee[:3] - self.carry_to) > 0.03:
                 return move_toward(ee, self.carry_to, float(ee[5]), CLOSE)
             self.gripper = OPEN
@@ -222,6 +231,30 @@ class PlayPolicy:
             return None
         gripper = OPEN if self.skill == "poke_cup" else self.gripper
         return move_toward(ee, self.target, target_yaw, gripper, gain=0.8)
+
+    def _place(self, ee: np.ndarray, obj: np.ndarray) -> np.ndarray | None:
+        """Carry above the spot, lower the cube onto the table, open, back off upward (a dropped cube ends the skill).
+        `released` counts the stages: 0 carrying, 1 lowering, 2-4 opening, 5-9 backing off."""
+        if self.released <= 1 and np.linalg.norm(obj - ee[:3]) > 0.05:
+            return None
+        if self.released == 0:
+            above = np.array([*self.carry_to[:2], max(self.carry_to[2], 0.1)])
+            if np.linalg.norm(ee[:2] - above[:2]) > 0.04:
+                return move_toward(ee, above, float(ee[5]), CLOSE)
+            self.released = 1
+        if self.released == 1:
+            down = np.array([*self.carry_to[:2], CUBE_HALF + GRASP_HEIGHT_OFFSET + 0.004])
+            if ee[2] - down[2] > 0.01:
+                return move_toward(ee, down, float(ee[5]), CLOSE)
+            self.released = 2
+        if self.released <= 4:  # open on the table
+            self.released += 1
+            self.gripper = OPEN
+            return np.array([0, 0, 0, 0, 0, 0, OPEN], dtype=np.float32)
+        if self.released < 10 and ee[2] < self.carry_to[2] - 0.02:  # back off upward, open
+            self.released += 1
+            return move_toward(ee, np.array([*ee[:2], max(self.carry_to[2], 0.12)]), float(ee[5]), OPEN)
+        return None
 
     def act(self, obs: dict) -> np.ndarray:
         a = self._skill_action(obs)
@@ -237,13 +270,20 @@ class PlayPolicy:
         return out.astype(np.float32)
 
 
-def make_policy(name: str, task_name: str):
-    """A scripted policy by name: 'play' or 'expert' (the task's own expert)."""
+def make_policy(name: str, task_name: str, **options):
+    """A scripted policy by name: 'play' (its dataclass fields as `options`) or 'expert' (the task's own expert)."""
     if name == "play":
         from envs.jaco_env import JACO_TASKS
         from envs.jaco_policies import JacoPlayPolicy
 
-        return JacoPlayPolicy() if task_name in JACO_TASKS else PlayPolicy()
+        cls = JacoPlayPolicy if task_name in JACO_TASKS else PlayPolicy
+        fields = set(cls.__dataclass_fields__)
+        unknown = sorted(set(options) - fields)
+        if unknown:
+            raise TypeError(f"unknown option {unknown[0]!r} of the {cls.__name__} play policy; options: {sorted(fields)}")
+        return cls(**options)
     if name == "expert":
+        if options:
+            raise TypeError(f"the expert policies take no options; got {sorted(options)}")
         return expert_for(task_name)
     raise KeyError(f"unknown policy {name!r}; known: ['expert', 'play']")

@@ -29,8 +29,8 @@ def features(small_collection, tmp_path_factory):
     import torch
     from transformers import VJEPA2Config, VJEPA2Model
 
-    from vjepa_ac.encoder import FrozenEncoder, Preprocess
-    from vjepa_ac.features import EncodeConfig, encode_dataset
+    from vjepa_ac.models.encoder import FrozenEncoder, Preprocess
+    from vjepa_ac.training.features import EncodeConfig, encode_dataset
 
     torch.manual_seed(0)
     cfg = VJEPA2Config(hidden_size=32, num_attention_heads=2, num_hidden_layers=1, crop_size=32, patch_size=8, tubelet_size=1)

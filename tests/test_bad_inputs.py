@@ -16,9 +16,9 @@ from conftest import first_fast
 import torch
 from safetensors.torch import save_file
 
-from vjepa_ac.predictor import ACPredictor, PredictorConfig
-from vjepa_ac.pretrain import MaskSpec, PretrainConfig, check_pretrain_config
-from vjepa_ac.train import TrainConfig, check_config, load_predictor, save_predictor
+from vjepa_ac.models.predictor import ACPredictor, PredictorConfig
+from vjepa_ac.training.pretrain import MaskSpec, PretrainConfig, check_pretrain_config
+from vjepa_ac.training.predictor import TrainConfig, check_config, load_predictor, save_predictor
 
 SMALL = PredictorConfig(embed_dim=16, hidden=32, depth=2, heads=2, grid=2)
 
@@ -88,8 +88,8 @@ def test_out_of_range_or_ill_typed_command_settings_are_named(args, expect, tmp_
 
 
 def test_goal_images_of_the_wrong_type_or_shape_are_named():
-    from vjepa_ac.encoder import load_encoder
-    from vjepa_ac.world_model import LatentWorldModel
+    from vjepa_ac.models.encoder import load_encoder
+    from vjepa_ac.planning.world_model import LatentWorldModel
 
     wm = LatentWorldModel(load_encoder("default"), load_predictor("default"))
     with pytest.raises(ValueError, match="uint8"):
@@ -122,7 +122,7 @@ def test_a_full_disk_or_read_only_folder_is_named_and_earlier_output_stays(tmp_p
 def test_an_eval_into_a_read_only_folder_fails_clearly(tmp_path, monkeypatch):
     import tempfile
 
-    from vjepa_ac.evaluate import EvalConfig, evaluate
+    from vjepa_ac.eval.evaluate import EvalConfig, evaluate
 
     def read_only(*a, **kw):
         raise OSError(errno.EROFS, "Read-only file system")

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA d
 
 
 def test_cached_rollout_equals_recomputation_on_the_gpu_in_float32_and_bf16():
-    from vjepa_ac.predictor import ACPredictor, PredictorConfig
+    from vjepa_ac.models.predictor import ACPredictor, PredictorConfig
 
     torch.manual_seed(0)
     model = ACPredictor(PredictorConfig(embed_dim=64, hidden=64, depth=2, heads=4, grid=4)).cuda().eval()
@@ -36,7 +36,7 @@ def test_planners_are_deterministic_under_a_generator_on_the_gpu():
 
 def test_eval_runs_end_to_end_on_the_gpu(tmp_path):
     from vjepa_ac.environment import EnvConfig
-    from vjepa_ac.evaluate import EvalConfig, evaluate
+    from vjepa_ac.eval.evaluate import EvalConfig, evaluate
 
     cfg = EvalConfig(env=EnvConfig(image_height=64, image_width=64, max_episode_steps=3), episodes=2, workers=1, device="cuda", bf16=True,
                      out=str(tmp_path / "eval"), videos=0, progress=False)
@@ -46,9 +46,9 @@ def test_eval_runs_end_to_end_on_the_gpu(tmp_path):
 
 
 def test_training_and_pretraining_run_end_to_end_on_the_gpu(small_collection, features, tmp_path):
-    from vjepa_ac.predictor import PredictorConfig, load_predictor
-    from vjepa_ac.pretrain import EncoderArch, PretrainConfig, pretrain
-    from vjepa_ac.train import TrainConfig, train
+    from vjepa_ac.models.predictor import PredictorConfig, load_predictor
+    from vjepa_ac.training.pretrain import EncoderArch, PretrainConfig, pretrain
+    from vjepa_ac.training.predictor import TrainConfig, train
 
     out = train(TrainConfig(dataset=small_collection.out, features=features, out=str(tmp_path / "pred"), steps=4, batch_size=2, frames=3,
                             warmup=1, device="cuda", bf16=True, predictor=PredictorConfig(hidden=32, depth=1, heads=2)))

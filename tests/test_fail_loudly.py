@@ -47,7 +47,7 @@ def test_a_setting_that_cannot_run_fails_before_any_episode(tmp_path, setting, n
 
 
 def test_an_encoder_and_predictor_of_other_sizes_fail_at_start(tmp_path):
-    from vjepa_ac.predictor import ACPredictor, PredictorConfig, save_predictor
+    from vjepa_ac.models.predictor import ACPredictor, PredictorConfig, save_predictor
 
     save_predictor(ACPredictor(PredictorConfig(embed_dim=48, hidden=16, depth=1, heads=2, grid=8)), tmp_path / "pred")
     r = run("eval", "episodes=1", f"out={tmp_path / 'o'}", f"world_model={tmp_path / 'pred'}", *TINY)
@@ -66,8 +66,8 @@ def test_crashed_episodes_make_eval_exit_non_zero_unless_allowed(tmp_path):
 
 
 def test_a_crashed_row_names_the_task_as_finished_rows_do():
-    from vjepa_ac.episode import failed_row
-    from vjepa_ac.evaluate import EvalConfig
+    from vjepa_ac.eval.episode import failed_row
+    from vjepa_ac.eval.evaluate import EvalConfig
 
     cfg = EvalConfig()
     cfg.env.id = "vjepa_ac/PandaGrasp-v0"
@@ -92,10 +92,10 @@ def test_a_table_refuses_a_base_field_it_would_overwrite(tmp_path, field):
 
 def test_merged_tables_name_trained_models_by_what_they_are(tmp_path):
     """Two runs of `vjepa-ac train` both write <out>/predictor: their rows stay apart, named by run and weights."""
-    from vjepa_ac.evaluate import EvalConfig, evaluate
-    from vjepa_ac.ladder import model_identity
-    from vjepa_ac.predictor import ACPredictor, PredictorConfig, save_predictor
-    from vjepa_ac.table import merge_results
+    from vjepa_ac.eval.evaluate import EvalConfig, evaluate
+    from vjepa_ac.planning.ladder import model_identity
+    from vjepa_ac.models.predictor import ACPredictor, PredictorConfig, save_predictor
+    from vjepa_ac.eval.table import merge_results
 
     import torch
 
@@ -121,7 +121,7 @@ def test_merged_tables_keep_every_table_row_apart(tmp_path):
     energy, planned gripper) is its own row when merged from results.json files."""
     from dataclasses import asdict
 
-    from vjepa_ac.table import ROWS, TableConfig, cell_config, merge_results
+    from vjepa_ac.eval.table import ROWS, TableConfig, cell_config, merge_results
 
     rows = [r for r, fields in ROWS.items() if fields.get("world_model") == "default"]
     paths = []

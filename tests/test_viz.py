@@ -6,7 +6,7 @@ from collections import Counter
 
 from vjepa_ac.collect import EnvConfig
 from vjepa_ac.data.reader import open_log
-from vjepa_ac.evaluate import EvalConfig, evaluate
+from vjepa_ac.eval.evaluate import EvalConfig, evaluate
 from vjepa_ac.viz import energy_colours, implied_paths, record_log_episode
 
 
@@ -96,7 +96,7 @@ def test_eval_refuses_a_decoder_without_a_recording_or_without_a_learned_model(t
 
 
 def test_the_decoder_is_loaded_once_for_every_recorded_episode(tmp_path, monkeypatch):
-    import vjepa_ac.decoder as decoder_module
+    import vjepa_ac.models.decoder as decoder_module
 
     calls = []
     real = decoder_module.load_decoder
@@ -112,9 +112,9 @@ def test_the_decoder_is_loaded_once_for_every_recorded_episode(tmp_path, monkeyp
 def test_a_recorded_episode_that_crashes_gives_the_planner_its_settings_back(tmp_path):
     import pytest
 
-    from vjepa_ac.eval_pool import build
-    from vjepa_ac.episode import run_episode
-    from vjepa_ac.evaluate import check_settings
+    from vjepa_ac.eval.pool import build
+    from vjepa_ac.eval.episode import run_episode
+    from vjepa_ac.eval.evaluate import check_settings
 
     cfg = EvalConfig(env=EnvConfig(image_height=64, image_width=64, max_episode_steps=3), episodes=1, workers=1,
                      out=str(tmp_path / "eval"), videos=0, rerun=str(tmp_path / "rrd"), rerun_episodes=1, progress=False)

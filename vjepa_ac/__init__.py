@@ -2,7 +2,7 @@
 
 What a notebook or script needs is importable from here (`from vjepa_ac import load_encoder, Agent, ...`). Names are
 resolved on first use, so `import vjepa_ac` (and the `vjepa-ac` command) stays quick. The jobs' entry functions keep
-their modules' names (`from vjepa_ac.evaluate import evaluate`, `.train`, `.pretrain`, `.collect`): a package
+their modules' names (`from vjepa_ac.eval.evaluate import evaluate`, `.train`, `.pretrain`, `.collect`): a package
 attribute of a submodule's name is rebound to the submodule when it is first imported.
 """
 
@@ -12,42 +12,42 @@ import importlib
 
 _EXPORTS = {
     # the world model
-    "load_encoder": "vjepa_ac.encoder",
-    "FrozenEncoder": "vjepa_ac.encoder",
-    "load_predictor": "vjepa_ac.predictor",
-    "save_predictor": "vjepa_ac.predictor",
-    "ACPredictor": "vjepa_ac.predictor",
-    "PredictorConfig": "vjepa_ac.predictor",
-    "LatentWorldModel": "vjepa_ac.world_model",
-    "SimWorldModel": "vjepa_ac.world_model",
-    "OracleWorldModel": "vjepa_ac.world_model",
-    "EnergyConfig": "vjepa_ac.energy",
-    "load_head": "vjepa_ac.goal_head",
-    "GoalHead": "vjepa_ac.goal_head",
-    "build_world_model": "vjepa_ac.ladder",
+    "load_encoder": "vjepa_ac.models.encoder",
+    "FrozenEncoder": "vjepa_ac.models.encoder",
+    "load_predictor": "vjepa_ac.models.predictor",
+    "save_predictor": "vjepa_ac.models.predictor",
+    "ACPredictor": "vjepa_ac.models.predictor",
+    "PredictorConfig": "vjepa_ac.models.predictor",
+    "LatentWorldModel": "vjepa_ac.planning.world_model",
+    "SimWorldModel": "vjepa_ac.planning.truth",
+    "OracleWorldModel": "vjepa_ac.planning.truth",
+    "EnergyConfig": "vjepa_ac.planning.energy",
+    "load_head": "vjepa_ac.models.goal_head",
+    "GoalHead": "vjepa_ac.models.goal_head",
+    "build_world_model": "vjepa_ac.planning.ladder",
     # what the model believes, in pictures
-    "load_decoder": "vjepa_ac.decoder",
-    "PatchDecoder": "vjepa_ac.decoder",
-    "episode_pictures": "vjepa_ac.decoder",
+    "load_decoder": "vjepa_ac.models.decoder",
+    "PatchDecoder": "vjepa_ac.models.decoder",
+    "episode_pictures": "vjepa_ac.models.decoder",
     # acting and evaluating
-    "Agent": "vjepa_ac.agent",
-    "AgentConfig": "vjepa_ac.agent",
+    "Agent": "vjepa_ac.planning.agent",
+    "AgentConfig": "vjepa_ac.planning.agent",
     "EnvConfig": "vjepa_ac.environment",
     "make_env": "vjepa_ac.environment",
-    "EvalConfig": "vjepa_ac.evaluate",
-    "TableConfig": "vjepa_ac.table",
-    "run_table": "vjepa_ac.table",
+    "EvalConfig": "vjepa_ac.eval.config",
+    "TableConfig": "vjepa_ac.eval.table",
+    "run_table": "vjepa_ac.eval.table",
     # data and training
     "open_log": "vjepa_ac.data.reader",
     "load_mapping": "vjepa_ac.data.mapping",
     "ClipDataset": "vjepa_ac.data.clips",
     "CollectConfig": "vjepa_ac.collect",
-    "EncodeConfig": "vjepa_ac.features",
-    "encode_dataset": "vjepa_ac.features",
-    "TrainConfig": "vjepa_ac.train",
-    "PretrainConfig": "vjepa_ac.pretrain",
-    "DecoderTrainConfig": "vjepa_ac.train_decoder",
-    "HeadTrainConfig": "vjepa_ac.train_head",
+    "EncodeConfig": "vjepa_ac.training.features",
+    "encode_dataset": "vjepa_ac.training.features",
+    "TrainConfig": "vjepa_ac.training.predictor",
+    "PretrainConfig": "vjepa_ac.training.pretrain",
+    "DecoderTrainConfig": "vjepa_ac.training.decoder",
+    "HeadTrainConfig": "vjepa_ac.training.head",
     "KeyMapping": "vjepa_ac.data.mapping",
 }
 

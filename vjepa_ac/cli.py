@@ -9,17 +9,17 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
 from vjepa_ac.collect import CollectConfig, collect
-from vjepa_ac.evaluate import EvalConfig
-from vjepa_ac.features import EncodeConfig
-from vjepa_ac.predictor import ExportConfig
-from vjepa_ac.pretrain import PretrainConfig
-from vjepa_ac.table import TableConfig
-from vjepa_ac.tradeoff import TradeoffConfig
+from vjepa_ac.eval.evaluate import EvalConfig
+from vjepa_ac.training.features import EncodeConfig
+from vjepa_ac.models.predictor import ExportConfig
+from vjepa_ac.training.pretrain import PretrainConfig
+from vjepa_ac.eval.table import TableConfig
+from vjepa_ac.eval.tradeoff import TradeoffConfig
 from vjepa_ac.viz import VizConfig
-from vjepa_ac.train import TrainConfig
-from vjepa_ac.train_decoder import DecoderTrainConfig
-from vjepa_ac.train_head import HeadTrainConfig
-from vjepa_ac.train_proposal import ProposalTrainConfig
+from vjepa_ac.training.predictor import TrainConfig
+from vjepa_ac.training.decoder import DecoderTrainConfig
+from vjepa_ac.training.head import HeadTrainConfig
+from vjepa_ac.training.proposal import ProposalTrainConfig
 
 CONFIGS = "pkg://vjepa_ac.configs"
 ConfigStore.instance().store(name="collect_schema", node=CollectConfig)
@@ -56,7 +56,7 @@ def collect_app(cfg: DictConfig) -> None:
 @hydra.main(version_base="1.3", config_path=CONFIGS, config_name="pretrain")
 def pretrain_app(cfg: DictConfig) -> None:
     """Pretrain a small V-JEPA encoder on the videos of a trajectory log."""
-    from vjepa_ac.pretrain import pretrain
+    from vjepa_ac.training.pretrain import pretrain
 
     c: PretrainConfig = _plain(cfg, PretrainConfig)
     print(f"encoder written to {pretrain(c)}")
@@ -65,7 +65,7 @@ def pretrain_app(cfg: DictConfig) -> None:
 @hydra.main(version_base="1.3", config_path=CONFIGS, config_name="encode")
 def encode_app(cfg: DictConfig) -> None:
     """Write the encoder features of a dataset to a cache keyed by the encoder's identity."""
-    from vjepa_ac.features import encode_dataset
+    from vjepa_ac.training.features import encode_dataset
 
     c: EncodeConfig = _plain(cfg, EncodeConfig)
     print(f"features written to {encode_dataset(c)}")
@@ -74,7 +74,7 @@ def encode_app(cfg: DictConfig) -> None:
 @hydra.main(version_base="1.3", config_path=CONFIGS, config_name="train")
 def train_app(cfg: DictConfig) -> None:
     """Train or fine-tune the action-conditioned predictor on cached features (torchrun for several processes)."""
-    from vjepa_ac.train import train
+    from vjepa_ac.training.predictor import train
 
     c: TrainConfig = _plain(cfg, TrainConfig)
     print(f"predictor written to {train(c)}")
@@ -83,7 +83,7 @@ def train_app(cfg: DictConfig) -> None:
 @hydra.main(version_base="1.3", config_path=CONFIGS, config_name="train_decoder")
 def train_decoder_app(cfg: DictConfig) -> None:
     """Train the decoder probe (embeddings -> pixels) that shows imagined frames; never used for planning."""
-    from vjepa_ac.train_decoder import train_decoder
+    from vjepa_ac.training.decoder import train_decoder
 
     c: DecoderTrainConfig = _plain(cfg, DecoderTrainConfig)
     print(f"decoder written to {train_decoder(c)}")
@@ -92,7 +92,7 @@ def train_decoder_app(cfg: DictConfig) -> None:
 @hydra.main(version_base="1.3", config_path=CONFIGS, config_name="train_head")
 def train_head_app(cfg: DictConfig) -> None:
     """Train the goal-distance head: what the planning energy reads off tokens (hand pose, closure, object)."""
-    from vjepa_ac.train_head import train_head
+    from vjepa_ac.training.head import train_head
 
     c: HeadTrainConfig = _plain(cfg, HeadTrainConfig)
     print(f"goal head written to {train_head(c)}")
@@ -101,7 +101,7 @@ def train_head_app(cfg: DictConfig) -> None:
 @hydra.main(version_base="1.3", config_path=CONFIGS, config_name="train_proposal")
 def train_proposal_app(cfg: DictConfig) -> None:
     """Train a proposal model on play logs: a goal-conditioned policy, or a latent sub-goal model."""
-    from vjepa_ac.train_proposal import train_proposal
+    from vjepa_ac.training.proposal import train_proposal
 
     c: ProposalTrainConfig = _plain(cfg, ProposalTrainConfig)
     print(f"{c.kind} proposal model written to {train_proposal(c)}")
@@ -110,8 +110,8 @@ def train_proposal_app(cfg: DictConfig) -> None:
 @hydra.main(version_base="1.3", config_path=CONFIGS, config_name="eval")
 def eval_app(cfg: DictConfig) -> None:
     """Closed-loop evaluation of a policy on seeded episodes: results.json, episodes.csv, videos."""
-    from vjepa_ac.evaluate import evaluate, raise_on_crashes
-    from vjepa_ac.table import format_cell
+    from vjepa_ac.eval.evaluate import evaluate, raise_on_crashes
+    from vjepa_ac.eval.table import format_cell
 
     c: EvalConfig = _plain(cfg, EvalConfig)
     s = evaluate(c)
@@ -123,7 +123,7 @@ def eval_app(cfg: DictConfig) -> None:
 @hydra.main(version_base="1.3", config_path=CONFIGS, config_name="table")
 def table_app(cfg: DictConfig) -> None:
     """The zero-shot table: every task x {default model with CEM, with MPPI, oracle, random, expert}."""
-    from vjepa_ac.table import crashed_cells, run_table
+    from vjepa_ac.eval.table import crashed_cells, run_table
 
     c: TableConfig = _plain(cfg, TableConfig)
     print(run_table(c))
@@ -134,7 +134,7 @@ def table_app(cfg: DictConfig) -> None:
 @hydra.main(version_base="1.3", config_path=CONFIGS, config_name="tradeoff")
 def tradeoff_app(cfg: DictConfig) -> None:
     """Success against planning time per action over CEM budgets, as a PNG plot and a CSV."""
-    from vjepa_ac.tradeoff import crashed_points, run_tradeoff
+    from vjepa_ac.eval.tradeoff import crashed_points, run_tradeoff
 
     c: TradeoffConfig = _plain(cfg, TradeoffConfig)
     path, text = run_tradeoff(c)
@@ -156,7 +156,7 @@ def viz_app(cfg: DictConfig) -> None:
 @hydra.main(version_base="1.3", config_path=CONFIGS, config_name="export")
 def export_app(cfg: DictConfig) -> None:
     """Write a predictor in the V-JEPA 2-AC release layout, for the official code."""
-    from vjepa_ac.predictor import export_predictor, load_predictor
+    from vjepa_ac.models.predictor import export_predictor, load_predictor
 
     c: ExportConfig = _plain(cfg, ExportConfig)
     print(f"predictor {c.predictor} written to {export_predictor(load_predictor(c.predictor), c.out)} (release layout)")
@@ -166,7 +166,7 @@ def merge_main() -> None:
     """`vjepa-ac merge-results FILE_OR_DIR...`: one table from the results.json files of many jobs."""
     from pathlib import Path
 
-    from vjepa_ac.table import merge_results
+    from vjepa_ac.eval.table import merge_results
 
     paths = []
     for a in sys.argv[1:]:

@@ -44,6 +44,7 @@ class CollectConfig:
 
     env: EnvConfig = field(default_factory=EnvConfig)
     policy: str = "play"
+    policy_options: dict = field(default_factory=dict)  # the play policy's settings (envs/policies.py), e.g. place_prob
     episodes: int = 10
     seed: int = 0
     out: str = "data/panda_play"
@@ -66,12 +67,12 @@ def _worker_env(cfg: EnvConfig):
     return _WORKER_ENV[1]
 
 
-def record_episode(env, policy_name: str, seed: int, index: int) -> dict:
+def record_episode(env, policy_name: str, seed: int, index: int, options: dict | None = None) -> dict:
     """Run one seeded episode; per-step arrays (observation before each action, the action, success after it)."""
     from envs.policies import make_policy
 
     obs, info = env.reset(seed=seed + index)
-    policy = make_policy(policy_name, env.unwrapped.task.name)
+    policy = make_policy(policy_name, env.unwrapped.task.name, **(options or {}))
     policy.reset(obs, info, np.random.default_rng([seed, index]))
     images, states, env_states, actions, success = [], [], [], [], []
     diverged = False
@@ -116,8 +117,8 @@ def _stage_path(root: Path, index: int) -> Path:
 
 
 def _run_and_stage(job: tuple) -> int:
-    env_cfg, policy, seed, index, root = job
-    ep = record_episode(_worker_env(env_cfg), policy, seed, index)
+    env_cfg, policy, options, seed, index, root = job
+    ep = record_episode(_worker_env(env_cfg), policy, seed, index, options)
     meta = json.dumps({"task": ep.pop("task"), "diverged": ep.pop("diverged")})
 
     def write(p: Path) -> None:
@@ -170,9 +171,14 @@ def collect(cfg: CollectConfig) -> Path:
         remove_stale_temps(root)  # half-written files of a killed run
     env_ident = {k: v for k, v in asdict(cfg.env).items() if k not in ("kwargs", "camera") or v}  # older folders have neither
     identity = {"env": env_ident, "policy": cfg.policy, "seed": cfg.seed, "codec": cfg.codec}
+    if cfg.policy_options:  # older folders have none
+        identity["policy_options"] = dict(cfg.policy_options)
     claim_folder(root / "meta" / "vjepa_ac_collect.json", identity, "a collection")
 
     probe = make_env(cfg.env)
+    from envs.policies import make_policy
+
+    make_policy(cfg.policy, probe.unwrapped.task.name, **cfg.policy_options)  # a mistyped option fails here, not in a worker
     h, w, _ = probe.observation_space["image"].shape
     fps = float(probe.metadata["render_fps"])
     u = probe.unwrapped
@@ -204,7 +210,7 @@ def collect(cfg: CollectConfig) -> Path:
                 staged.discard(i)
             n = writer.num_episodes
 
-    jobs = [(cfg.env, cfg.policy, cfg.seed, i, root) for i in todo]
+    jobs = [(cfg.env, cfg.policy, dict(cfg.policy_options), cfg.seed, i, root) for i in todo]
     with progress(cfg.episodes, cfg.episodes - len(todo), cfg.progress, "episodes") as bar:
         if cfg.workers <= 1 or len(jobs) <= 1:
             for job in jobs:

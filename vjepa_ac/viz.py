@@ -246,9 +246,9 @@ def record_log_episode(data: str | Path, episode: int, target: str, mapping: str
     name = f"{Path(data).name}_episode_{episode:04d}"
     pictures = None
     if decoder:
-        from vjepa_ac.decoder import episode_pictures, load_decoder
-        from vjepa_ac.encoder import load_encoder
-        from vjepa_ac.predictor import load_predictor
+        from vjepa_ac.models.decoder import episode_pictures, load_decoder
+        from vjepa_ac.models.encoder import load_encoder
+        from vjepa_ac.models.predictor import load_predictor
 
         if ahead < 1:
             raise ValueError(f"ahead must be >= 1 (steps imagined ahead), got {ahead}")

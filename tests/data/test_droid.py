@@ -171,10 +171,10 @@ def test_fine_tuning_runs_on_droid(tmp_path, features):
     import torch
     from transformers import VJEPA2Config, VJEPA2Model
 
-    from vjepa_ac.encoder import FrozenEncoder, Preprocess
-    from vjepa_ac.features import EncodeConfig, FeatureCache, encode_dataset
-    from vjepa_ac.predictor import PredictorConfig, load_predictor
-    from vjepa_ac.train import TrainConfig, train
+    from vjepa_ac.models.encoder import FrozenEncoder, Preprocess
+    from vjepa_ac.training.features import EncodeConfig, FeatureCache, encode_dataset
+    from vjepa_ac.models.predictor import PredictorConfig, load_predictor
+    from vjepa_ac.training.predictor import TrainConfig, train
 
     root = tmp_path / "droid"
     write_droid(root, "v3.0", [30, 45, 33])

@@ -13,11 +13,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import vjepa_ac.train_decoder as td
-from vjepa_ac.decoder import (
+import vjepa_ac.training.decoder as td
+from vjepa_ac.models.decoder import (
     DecoderConfig, PatchDecoder, imagined_embeddings, load_decoder, locate_colour, object_colour, psnr, save_decoder, ssim,
 )
-from vjepa_ac.predictor import ACPredictor, PredictorConfig
+from vjepa_ac.models.predictor import ACPredictor, PredictorConfig
 
 
 def _cfg(small_collection, features, out, **kw) -> td.DecoderTrainConfig:

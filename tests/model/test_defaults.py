@@ -9,7 +9,7 @@ import pytest
 
 import torch
 
-from vjepa_ac.encoder import default_encoder_dir, load_encoder
+from vjepa_ac.models.encoder import default_encoder_dir, load_encoder
 from vjepa_ac import load_predictor
 
 
@@ -34,8 +34,8 @@ def test_default_predictor_matches_the_default_encoder_and_rolls_out():
 def test_an_evaluation_renders_the_view_the_default_encoder_was_trained_on():
     """The default eval settings pass the view check (`check_view`) without any camera option: the env renders the
     encoder's own view."""
-    from vjepa_ac.encoder import trained_camera
-    from vjepa_ac.evaluate import EvalConfig, check_view, env_camera, fill_camera
+    from vjepa_ac.models.encoder import trained_camera
+    from vjepa_ac.eval.evaluate import EvalConfig, check_view, env_camera, fill_camera
 
     cfg = EvalConfig()
     fill_camera(cfg)
@@ -46,7 +46,7 @@ def test_an_evaluation_renders_the_view_the_default_encoder_was_trained_on():
 
 
 def test_the_default_decoder_reads_the_default_encoder_and_draws_its_frames():
-    from vjepa_ac.decoder import load_decoder, psnr, to_float
+    from vjepa_ac.models.decoder import load_decoder, psnr, to_float
 
     enc = load_encoder("default")
     dec = load_decoder("default", encoder=enc)  # refuses another encoder's decoder
@@ -64,10 +64,10 @@ def test_each_robot_plans_with_its_own_default_unless_one_is_named():
     import gymnasium as gym
 
     import envs  # noqa: F401
-    from vjepa_ac.defaults import weights_dir
-    from vjepa_ac.energy import EnergyConfig
-    from vjepa_ac.ladder import build_world_model
-    from vjepa_ac.world_model import OracleConfig
+    from vjepa_ac.models.weights import weights_dir
+    from vjepa_ac.planning.energy import EnergyConfig
+    from vjepa_ac.planning.ladder import build_world_model
+    from vjepa_ac.planning.truth import OracleConfig
 
     def parts(world_model, env):
         m = build_world_model(world_model, "default", EnergyConfig(), OracleConfig(), "cpu", env=env)

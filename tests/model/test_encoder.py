@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import VJEPA2Config, VJEPA2Model
 
-from vjepa_ac.encoder import (
+from vjepa_ac.models.encoder import (
     FrozenEncoder, Preprocess, hf_to_original, load_encoder, load_original_encoder, original_to_hf, save_encoder,
 )
 
@@ -105,7 +105,7 @@ def test_key_mapping_is_a_bijection():
 
 
 def test_feature_cache_is_keyed_by_encoder_identity_and_resumes(small_collection, tmp_path):
-    from vjepa_ac.features import EncodeConfig, FeatureCache, encode_dataset
+    from vjepa_ac.training.features import EncodeConfig, FeatureCache, encode_dataset
 
     enc = FrozenEncoder(tiny(), Preprocess(crop_size=32, mode="resize"))
     cfg = EncodeConfig(dataset=small_collection.out, out=str(tmp_path), dtype="float32", episodes_per_shard=2)

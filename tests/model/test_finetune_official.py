@@ -8,12 +8,12 @@ import torch
 from safetensors.torch import load_file
 from transformers import VJEPA2Config, VJEPA2Model
 
-import vjepa_ac.encoder as encoder_module
-import vjepa_ac.predictor as predictor_module
-import vjepa_ac.train as tr
-from vjepa_ac.encoder import hf_to_original
-from vjepa_ac.predictor import ACPredictor, PredictorConfig, export_predictor, load_predictor
-from vjepa_ac.schedule import learning_rate
+import vjepa_ac.models.encoder as encoder_module
+import vjepa_ac.models.predictor as predictor_module
+import vjepa_ac.training.predictor as tr
+from vjepa_ac.models.encoder import hf_to_original
+from vjepa_ac.models.predictor import ACPredictor, PredictorConfig, export_predictor, load_predictor
+from vjepa_ac.training.schedule import learning_rate
 
 
 @pytest.fixture

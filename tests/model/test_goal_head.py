@@ -14,8 +14,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import vjepa_ac.train_head as th
-from vjepa_ac.goal_head import GoalHead, HeadConfig, load_head, save_head
+import vjepa_ac.training.head as th
+from vjepa_ac.models.goal_head import GoalHead, HeadConfig, load_head, save_head
 
 EXE = [sys.executable, "-m", "vjepa_ac.cli"]
 
@@ -43,7 +43,7 @@ def test_the_anchored_outcome_moves_the_pose_as_the_predicted_state_does():
     """energy.anchor: the outcome's pose is the current readout plus the predicted state change (a bias of the head
     on real frames cancels), or with "state" the predicted state itself; the other coordinates are read off the
     imagined tokens either way."""
-    from vjepa_ac.energy import anchor_mode, anchored_readout
+    from vjepa_ac.planning.energy import anchor_mode, anchored_readout
 
     head = tiny_head()
     head.cfg.pose_coords = 2
@@ -115,7 +115,7 @@ def test_the_head_learns_to_read_the_logged_state_better_than_its_mean(small_col
 
 def test_training_on_imagined_tokens_logs_their_error_too(small_collection, features, tmp_path):
     import torch as _t
-    from vjepa_ac.predictor import ACPredictor, PredictorConfig, save_predictor
+    from vjepa_ac.models.predictor import ACPredictor, PredictorConfig, save_predictor
 
     _t.manual_seed(0)
     d = json.loads((__import__("pathlib").Path(features) / "meta.json").read_text())
@@ -147,10 +147,10 @@ def test_the_agent_plans_with_the_head_through_the_command_line(small_collection
 
 def test_the_learned_world_model_scores_candidates_by_the_head():
     """With a head, the learned model's cost is the head's energy of the imagined tokens (nothing else)."""
-    from vjepa_ac.encoder import FrozenEncoder, Preprocess
-    from vjepa_ac.energy import EnergyConfig
-    from vjepa_ac.predictor import ACPredictor, PredictorConfig
-    from vjepa_ac.world_model import LatentWorldModel
+    from vjepa_ac.models.encoder import FrozenEncoder, Preprocess
+    from vjepa_ac.planning.energy import EnergyConfig
+    from vjepa_ac.models.predictor import ACPredictor, PredictorConfig
+    from vjepa_ac.planning.world_model import LatentWorldModel
     from transformers import VJEPA2Config, VJEPA2Model
 
     torch.manual_seed(0)

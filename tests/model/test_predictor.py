@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vjepa_ac.predictor import ACPredictor, PredictorConfig, integrate_state
+from vjepa_ac.models.predictor import ACPredictor, PredictorConfig, integrate_state
 
 CFG = PredictorConfig(embed_dim=24, hidden=48, depth=2, heads=4, grid=3)
 
@@ -69,7 +69,7 @@ def test_wrong_shapes_are_named(model):
 
 
 def test_official_release_layout_loads_with_parity(model, tmp_path):
-    from vjepa_ac.predictor import load_official_predictor
+    from vjepa_ac.models.predictor import load_official_predictor
 
     state = {"module." + k: v for k, v in model.state_dict().items()}  # the release wraps keys in DDP's module.
     state["module.extrinsics_encoder.weight"] = torch.zeros(48, 6)  # present in the release, unused without extrinsics
@@ -83,7 +83,7 @@ def test_official_release_layout_loads_with_parity(model, tmp_path):
 
 
 def test_official_layout_shape_mismatch_names_the_key(model, tmp_path):
-    from vjepa_ac.predictor import load_official_predictor
+    from vjepa_ac.models.predictor import load_official_predictor
 
     state = dict(model.state_dict())
     state["predictor_blocks.1.attn.qkv.weight"] = torch.zeros(10, 48)
@@ -102,7 +102,7 @@ def test_export_writes_the_release_layout_and_loads_back(model, tmp_path):
     import shutil
     import subprocess
 
-    from vjepa_ac.predictor import export_predictor, load_predictor, save_predictor
+    from vjepa_ac.models.predictor import export_predictor, load_predictor, save_predictor
 
     path = export_predictor(model, tmp_path / "out" / "finetuned.pt")
     ckpt = torch.load(path, map_location="cpu", weights_only=True)  # weights only: no code, no config

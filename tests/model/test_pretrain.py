@@ -11,8 +11,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import vjepa_ac.pretrain as pt
-from vjepa_ac.encoder import load_encoder
+import vjepa_ac.training.pretrain as pt
+from vjepa_ac.models.encoder import load_encoder
 
 TINY = pt.EncoderArch(hidden_size=32, layers=2, heads=2, patch_size=16, crop_size=64, pred_hidden_size=16, pred_layers=1, pred_heads=2)
 

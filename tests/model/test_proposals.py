@@ -12,9 +12,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import vjepa_ac.train_proposal as tp
-from vjepa_ac.proposals import ProposalConfig, build, load_proposal, save_proposal
-from vjepa_ac.train_proposal import hindsight
+import vjepa_ac.training.proposal as tp
+from vjepa_ac.models.proposals import ProposalConfig, build, load_proposal, save_proposal
+from vjepa_ac.training.proposal import hindsight
 
 EXE = shutil.which("vjepa-ac")
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-import vjepa_ac.train as tr
+import vjepa_ac.training.predictor as tr
 from vjepa_ac.data.mapping import KeyMapping
-from vjepa_ac.predictor import ACPredictor, PredictorConfig, export_predictor, load_predictor
+from vjepa_ac.models.predictor import ACPredictor, PredictorConfig, export_predictor, load_predictor
 
 
 def _model(**kw) -> ACPredictor:

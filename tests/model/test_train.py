@@ -14,9 +14,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import vjepa_ac.train as tr
+import vjepa_ac.training.predictor as tr
 from conftest import free_port
-from vjepa_ac.predictor import PredictorConfig
+from vjepa_ac.models.predictor import PredictorConfig
 
 
 def _cfg(small_collection, features, out, **kw) -> tr.TrainConfig:
@@ -69,8 +69,8 @@ def test_fine_tuning_starts_from_a_checkpoint_and_can_freeze_layers(small_collec
 
 DDP_SCRIPT = """
 import sys, torch
-import vjepa_ac.train as tr
-from vjepa_ac.predictor import PredictorConfig
+import vjepa_ac.training.predictor as tr
+from vjepa_ac.models.predictor import PredictorConfig
 
 models = []
 _init = tr.ACPredictor.__init__
@@ -102,8 +102,8 @@ def test_two_ddp_processes_on_gloo_stay_in_sync(small_collection, features, tmp_
 
 FSDP_SCRIPT = """
 import sys
-import vjepa_ac.train as tr
-from vjepa_ac.predictor import PredictorConfig
+import vjepa_ac.training.predictor as tr
+from vjepa_ac.models.predictor import PredictorConfig
 cfg = tr.TrainConfig(dataset=sys.argv[1], features=sys.argv[2], out=sys.argv[3], frames=3, batch_size=2, steps=4, warmup=1,
                      checkpoint_every=2, val_every=2, device="cpu", fsdp=sys.argv[4] == "fsdp",
                      predictor=PredictorConfig(hidden=32, depth=2, heads=2))
@@ -132,8 +132,8 @@ def test_training_on_the_fly_equals_training_on_a_cache(small_collection, tmp_pa
     """`encoder=SOURCE` (no cache) draws the same batches and trains the same weights as `features=CACHE`."""
     from transformers import VJEPA2Config, VJEPA2Model
 
-    from vjepa_ac.encoder import Preprocess, load_encoder, save_encoder
-    from vjepa_ac.features import EncodeConfig, encode_dataset
+    from vjepa_ac.models.encoder import Preprocess, load_encoder, save_encoder
+    from vjepa_ac.training.features import EncodeConfig, encode_dataset
 
     torch.manual_seed(3)
     save_encoder(VJEPA2Model(VJEPA2Config(hidden_size=32, num_attention_heads=2, num_hidden_layers=1, crop_size=32, patch_size=8,

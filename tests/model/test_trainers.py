@@ -9,14 +9,14 @@ from dataclasses import replace
 import pytest
 import torch
 
-import vjepa_ac.pretrain as pt
-import vjepa_ac.train as tr
-import vjepa_ac.train_decoder as td
-import vjepa_ac.train_head as th
-import vjepa_ac.train_proposal as tp
-from vjepa_ac.decoder import DecoderConfig
-from vjepa_ac.predictor import PredictorConfig
-from vjepa_ac.trainer import WindowSampler, first_difference, split_episodes
+import vjepa_ac.training.pretrain as pt
+import vjepa_ac.training.predictor as tr
+import vjepa_ac.training.decoder as td
+import vjepa_ac.training.head as th
+import vjepa_ac.training.proposal as tp
+from vjepa_ac.models.decoder import DecoderConfig
+from vjepa_ac.models.predictor import PredictorConfig
+from vjepa_ac.training.trainer import WindowSampler, first_difference, split_episodes
 
 TINY_ENCODER = pt.EncoderArch(hidden_size=32, layers=1, heads=2, patch_size=16, crop_size=64, pred_hidden_size=16, pred_layers=1, pred_heads=2)
 

@@ -10,11 +10,12 @@ import torch
 from gymnasium import spaces
 
 from envs import make_panda
-from vjepa_ac.agent import Agent, AgentConfig
-from vjepa_ac.encoder import FrozenEncoder, Preprocess
-from vjepa_ac.energy import EnergyConfig, frame_energy, latent_energy
-from vjepa_ac.predictor import ACPredictor, PredictorConfig
-from vjepa_ac.world_model import LatentWorldModel, OracleWorldModel
+from vjepa_ac.planning.agent import Agent, AgentConfig
+from vjepa_ac.models.encoder import FrozenEncoder, Preprocess
+from vjepa_ac.planning.energy import EnergyConfig, frame_energy, latent_energy
+from vjepa_ac.models.predictor import ACPredictor, PredictorConfig
+from vjepa_ac.planning.world_model import LatentWorldModel
+from vjepa_ac.planning.truth import OracleWorldModel
 
 
 def tiny_world_model(energy: EnergyConfig | None = None) -> LatentWorldModel:
@@ -132,7 +133,7 @@ class DotEnv(gym.Env):
 
 def test_a_users_own_env_works_with_the_agent_and_eval(tmp_path):
     from vjepa_ac.collect import EnvConfig
-    from vjepa_ac.evaluate import EvalConfig, run_episode
+    from vjepa_ac.eval.evaluate import EvalConfig, run_episode
 
     if "test/DotEnv-v0" not in gym.registry:
         gym.register("test/DotEnv-v0", entry_point=DotEnv, max_episode_steps=3)
@@ -179,7 +180,7 @@ def test_the_gripper_follows_each_sub_goals_state_when_asked():
 def test_the_gripper_follows_what_the_goal_head_reads_off_each_sub_goal_image():
     """`gripper_from_goal=image` (what "auto" means with a head): open where the head reads an open hand off the
     sub-goal image, closed where it reads a closed one; nothing privileged is read."""
-    from vjepa_ac.world_model import LatentGoal
+    from vjepa_ac.planning.world_model import LatentGoal
 
     wm = tiny_world_model()
 

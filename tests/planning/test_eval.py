@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from vjepa_ac.collect import EnvConfig
-from vjepa_ac.evaluate import EvalConfig, evaluate, wilson
-from vjepa_ac.table import TableConfig, merge_results, run_table
+from vjepa_ac.eval.evaluate import EvalConfig, evaluate, wilson
+from vjepa_ac.eval.table import TableConfig, merge_results, run_table
 
 
 def small(tmp_path, **kw) -> EvalConfig:
@@ -74,7 +74,7 @@ def test_random_and_expert_policies_and_the_table(tmp_path):
 
 
 def test_a_crashing_episode_is_counted_not_fatal(tmp_path, monkeypatch):
-    import vjepa_ac.eval_pool as pool
+    import vjepa_ac.eval.pool as pool
 
     real = pool.run_episode
 
@@ -113,7 +113,7 @@ def test_a_worker_that_dies_is_counted_and_the_others_finish(tmp_path):
 def test_nan_planner_costs_are_counted_in_the_results(tmp_path, monkeypatch):
     import torch
 
-    from vjepa_ac.world_model import OracleWorldModel
+    from vjepa_ac.planning.truth import OracleWorldModel
 
     monkeypatch.setattr(OracleWorldModel, "cost", lambda self, ctx, goal, actions: torch.full((actions.shape[0],), float("nan")))
     cfg = small(tmp_path, episodes=1)
@@ -142,7 +142,7 @@ def test_the_ladder_table_runs_sim_sim_image_and_the_one_goal_protocol(tmp_path)
 
 
 def test_the_table_evaluates_a_given_model_in_the_learned_rows_and_its_encoder_in_sim_image():
-    from vjepa_ac.table import cell_config
+    from vjepa_ac.eval.table import cell_config
 
     cfg = TableConfig(predictor="runs/pred", encoder="runs/enc/encoder", episodes=50, sim_episodes=20)
     learned, one_goal = cell_config(cfg, "grasp", "default+cem"), cell_config(cfg, "grasp", "default+cem/one-goal")
@@ -160,8 +160,8 @@ def test_the_table_evaluates_a_given_model_in_the_learned_rows_and_its_encoder_i
 def test_an_encoder_is_refused_on_another_camera_view_than_it_was_pretrained_on(tmp_path):
     """The shipped encoder's `training.json` names its view; planning with it on another framing fails at start,
     naming both views and the setting that fixes it, and writes nothing."""
-    from vjepa_ac.encoder import trained_camera
-    from vjepa_ac.evaluate import check_config, env_camera, fill_camera
+    from vjepa_ac.models.encoder import trained_camera
+    from vjepa_ac.eval.evaluate import check_config, env_camera, fill_camera
 
     trained = trained_camera("default")
     unset = small(tmp_path, world_model="default")

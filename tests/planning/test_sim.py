@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from envs import make_panda
-from vjepa_ac.agent import Agent, AgentConfig
-from vjepa_ac.energy import EnergyConfig, latent_energy
-from vjepa_ac.world_model import OracleConfig, SimWorldModel, state_energy, state_vector
+from vjepa_ac.planning.agent import Agent, AgentConfig
+from vjepa_ac.planning.energy import EnergyConfig, latent_energy
+from vjepa_ac.planning.truth import OracleConfig, SimWorldModel, state_energy, state_vector
 
 from test_agent import tiny_world_model  # same folder: pytest puts it on sys.path
 
@@ -75,7 +75,7 @@ def test_sim_needs_an_env_that_can_simulate():
 
 
 def test_the_unshaped_state_distance_is_zero_at_the_goal_and_lower_nearer_it_in_every_coordinate():
-    from vjepa_ac.world_model import state_l1
+    from vjepa_ac.planning.truth import state_l1
 
     g = torch.Generator().manual_seed(0)
     for _ in range(20):
@@ -92,7 +92,7 @@ def test_the_unshaped_state_distance_is_zero_at_the_goal_and_lower_nearer_it_in_
 
 
 def test_raw_pixel_distance_is_zero_for_the_goal_frame_and_grows_with_the_difference():
-    from vjepa_ac.world_model import pixel_l1
+    from vjepa_ac.planning.truth import pixel_l1
 
     goal = np.full((8, 8, 3), 100, np.uint8)
     frames = np.stack([goal, goal + 10, goal + 50])
@@ -102,7 +102,7 @@ def test_raw_pixel_distance_is_zero_for_the_goal_frame_and_grows_with_the_differ
 
 @pytest.mark.parametrize("score", ["state", "pixels"])
 def test_the_new_rungs_score_true_rollouts_and_leave_the_env_as_it_was(score):
-    from vjepa_ac.world_model import pixel_l1, state_l1
+    from vjepa_ac.planning.truth import pixel_l1, state_l1
 
     env = make_panda("grasp", image_height=48, image_width=48)
     obs, info = env.reset(seed=3)
@@ -128,7 +128,7 @@ def test_the_new_rungs_score_true_rollouts_and_leave_the_env_as_it_was(score):
 
 
 def test_the_ladder_names_every_rung_and_learned_models():
-    from vjepa_ac.ladder import NAMES, rung
+    from vjepa_ac.planning.ladder import NAMES, rung
 
     assert {"sim", "sim+state", "sim+image", "sim+pixels", "oracle", "default"} <= set(NAMES)
     assert rung("sim+state").in_env and not rung("sim+state").encoder

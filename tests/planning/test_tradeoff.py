@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vjepa_ac.tradeoff import TradeoffConfig, budget_config, parse_budget, run_tradeoff
+from vjepa_ac.eval.tradeoff import TradeoffConfig, budget_config, parse_budget, run_tradeoff
 
 EXE = str(Path(sys.executable).with_name("vjepa-ac"))
 
@@ -72,8 +72,8 @@ def test_budgets_and_rows_that_cannot_vary_are_refused_before_anything_runs(tmp_
 
 def test_the_plot_draws_points_at_no_and_at_every_success(tmp_path):
     """Wilson bounds at 0/n and n/n sit a rounding error past the rate; the plot still draws them."""
-    from vjepa_ac.evaluate import wilson
-    from vjepa_ac.tradeoff import plot
+    from vjepa_ac.eval.evaluate import wilson
+    from vjepa_ac.eval.tradeoff import plot
 
     pts = []
     for k, ms, b in ((0, 60.0, "8x2"), (20, 300.0, "32x3")):

@@ -112,7 +112,7 @@ def test_wrist_framing_stacks_the_front_band_over_a_wrist_view_that_moves_with_t
     front, wrist = cube_pixels(env.render_image)
     assert wrist > 5 * max(front, 1) and wrist > 3 * wrist_far, (front, wrist, wrist_far)
     # the front half's projection still lands on the cube
-    from vjepa_ac.decoder import locate_colour, object_colour
+    from vjepa_ac.models.decoder import locate_colour, object_colour
 
     uv = env.project(env.cube_pos[None])[0]
     assert 0 <= uv[1] < 64
@@ -230,7 +230,7 @@ def test_projected_cube_positions_land_on_the_cube_in_the_rendered_frame():
     import numpy as np
 
     from envs import make_panda
-    from vjepa_ac.decoder import locate_colour, object_colour
+    from vjepa_ac.models.decoder import locate_colour, object_colour
 
     for camera in ("wide", "workspace"):
         env = make_panda("grasp", camera=camera)
@@ -280,7 +280,7 @@ def test_a_bug_inside_the_physics_step_is_raised_not_reported_as_divergence(monk
 
 def test_an_env_that_cannot_be_built_with_its_options_is_not_called_a_typo():
     from vjepa_ac.environment import EnvConfig
-    from vjepa_ac.evaluate import EvalConfig, check_sources
+    from vjepa_ac.eval.evaluate import EvalConfig, check_sources
 
     cfg = EvalConfig(env=EnvConfig(id="vjepa_ac/PandaReach-v0", kwargs={"no_such_option": 1}), policy="random")
     with pytest.raises(ValueError, match="a known env.*could not be built with these options.*no_such_option"):

@@ -51,7 +51,7 @@ def pose_delta(state: np.ndarray, gripper: str = "delta") -> np.ndarray:
     return out.astype(np.float32)
 
 
-STATE_UPDATES = ("pose_delta", "additive", "learned")  # as vjepa_ac.predictor.STATE_UPDATES (this module stays torch-free)
+STATE_UPDATES = ("pose_delta", "additive", "learned")  # as vjepa_ac.models.predictor.STATE_UPDATES (this module stays torch-free)
 
 
 @dataclass

@@ -16,9 +16,9 @@ import torch.nn.functional as F
 
 from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
-from vjepa_ac.features import FeatureCache
-from vjepa_ac.predictor import ACPredictor, PredictorConfig, load_predictor, save_predictor  # noqa: F401  (re-exported)
-from vjepa_ac.trainer import Distributed, LoopConfig, WindowSampler, check_loop, fit, split_episodes, Run
+from vjepa_ac.training.features import FeatureCache
+from vjepa_ac.models.predictor import ACPredictor, PredictorConfig, load_predictor, save_predictor  # noqa: F401  (re-exported)
+from vjepa_ac.training.trainer import Distributed, LoopConfig, WindowSampler, check_loop, fit, split_episodes, Run
 
 
 @dataclass
@@ -86,7 +86,7 @@ class StreamedEpisodes(Episodes):
     do, so both modes train the same model from the same data."""
 
     def __init__(self, cfg: TrainConfig, device: torch.device):
-        from vjepa_ac.encoder import load_encoder
+        from vjepa_ac.models.encoder import load_encoder
 
         self.log = open_log(cfg.dataset)
         self.mapping = load_mapping(cfg.mapping)

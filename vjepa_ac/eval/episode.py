@@ -28,13 +28,13 @@ class RandomPolicy:
 
 def build_agent(cfg, env):
     """The planning agent of an EvalConfig, with its world model (ladder.py), acting in `env`."""
-    from vjepa_ac.agent import Agent
-    from vjepa_ac.ladder import build_world_model
+    from vjepa_ac.planning.agent import Agent
+    from vjepa_ac.planning.ladder import build_world_model
 
     model = build_world_model(cfg.world_model, cfg.encoder, cfg.energy, cfg.oracle, cfg.device, cfg.bf16, env)
     policy = subgoal = None
     if cfg.agent.proposal or cfg.agent.latent_subgoals:
-        from vjepa_ac.proposals import load_proposal
+        from vjepa_ac.models.proposals import load_proposal
 
         encoder = getattr(model, "encoder", None)
         if encoder is None:

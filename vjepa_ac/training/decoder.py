@@ -14,9 +14,9 @@ import torch.nn.functional as F
 
 from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
-from vjepa_ac.decoder import DecoderConfig, PatchDecoder, psnr, save_decoder, ssim, to_float
-from vjepa_ac.features import FeatureCache
-from vjepa_ac.trainer import Distributed, LoopConfig, Run, check_loop, fit, split_episodes
+from vjepa_ac.models.decoder import DecoderConfig, PatchDecoder, psnr, save_decoder, ssim, to_float
+from vjepa_ac.training.features import FeatureCache
+from vjepa_ac.training.trainer import Distributed, LoopConfig, Run, check_loop, fit, split_episodes
 
 
 @dataclass

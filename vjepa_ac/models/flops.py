@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vjepa_ac.predictor import ACPredictor, PredictorConfig
+from vjepa_ac.models.predictor import ACPredictor, PredictorConfig
 
 
 def rollout_flops(cfg: PredictorConfig, horizon: int, cached: bool = True) -> float:

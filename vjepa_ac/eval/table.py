@@ -8,9 +8,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vjepa_ac.evaluate import EvalConfig, evaluate
+from vjepa_ac.eval.evaluate import EvalConfig, evaluate
 from vjepa_ac.io import atomic_write, write_json
-from vjepa_ac.ladder import model_identity, rung
+from vjepa_ac.planning.ladder import model_identity, rung
 
 TASK_ENVS = {
     "reach": "vjepa_ac/PandaReach-v0",
@@ -100,7 +100,7 @@ def check_base(cfg: TableConfig) -> None:
 def check_cells(cfg: TableConfig, cells: list[tuple[str, str]]) -> None:
     """Check every cell's settings before any cell runs (a typo in the last row fails before the first cell), and build
     each distinct world model once (one that cannot load, or does not fit its encoder, fails here too)."""
-    from vjepa_ac.evaluate import build_checked, check_settings
+    from vjepa_ac.eval.evaluate import build_checked, check_settings
 
     check_base(cfg)
     configs = [cell_config(cfg, t, r) for t, r in cells]
@@ -179,7 +179,7 @@ def run_table(cfg: TableConfig) -> str:
 
 def crashed_cells(cfg: TableConfig) -> None:
     """Raise EpisodesCrashed naming every cell of a finished table with more crashed episodes than base.max_error_rate."""
-    from vjepa_ac.evaluate import raise_on_crashes
+    from vjepa_ac.eval.evaluate import raise_on_crashes
 
     root = Path(cfg.out)
     summaries = {f"{t}/{r}": json.loads((root / t / r.replace("/", "-") / "results.json").read_text()) for t in cfg.tasks for r in cfg.rows}

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from vjepa_ac.checkpoints import load_state_checked
+from vjepa_ac.models.weights import load_state_checked
 from vjepa_ac.io import atomic_path, write_json
 
 KINDS = ("policy", "subgoal")

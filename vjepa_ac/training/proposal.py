@@ -20,9 +20,9 @@ import torch.nn.functional as F
 
 from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
-from vjepa_ac.features import FeatureCache
-from vjepa_ac.proposals import KINDS, ProposalConfig, build, save_proposal
-from vjepa_ac.trainer import Distributed, LoopConfig, Run, check_loop, fit, split_episodes
+from vjepa_ac.training.features import FeatureCache
+from vjepa_ac.models.proposals import KINDS, ProposalConfig, build, save_proposal
+from vjepa_ac.training.trainer import Distributed, LoopConfig, Run, check_loop, fit, split_episodes
 
 
 @dataclass
@@ -135,7 +135,7 @@ def train_proposal(cfg: ProposalTrainConfig) -> Path:
     identity = data.cache.meta.get("identity")
     head = None
     if cfg.head:
-        from vjepa_ac.goal_head import load_head
+        from vjepa_ac.models.goal_head import load_head
 
         head = load_head(cfg.head).to(device)
         if head.meta.get("encoder") not in (None, identity):

@@ -50,18 +50,19 @@ def build_world_model(world_model: str, encoder: str, energy, oracle, device, bf
     """The world model named by `world_model`; the in-env rungs plan inside `env` (the one they act in).
 
     energy: EnergyConfig (its `head` is loaded here and checked against the encoder); oracle: OracleConfig."""
-    from vjepa_ac.defaults import is_default, resolve, robot_of
-    from vjepa_ac.world_model import LatentWorldModel, OracleWorldModel, SimWorldModel
+    from vjepa_ac.models.weights import is_default, resolve, robot_of
+    from vjepa_ac.planning.world_model import LatentWorldModel
+    from vjepa_ac.planning.truth import OracleWorldModel, SimWorldModel
 
     r = rung(world_model)
     if r.score == "kinematic":
         return OracleWorldModel(oracle, device)
     enc = head = None
     if r.encoder:
-        from vjepa_ac.encoder import load_encoder
-        from vjepa_ac.goal_head import load_head
+        from vjepa_ac.models.encoder import load_encoder
+        from vjepa_ac.models.goal_head import load_head
 
-        from vjepa_ac.energy import head_source
+        from vjepa_ac.planning.energy import head_source
 
         enc = load_encoder(encoder)
         # the head of the default the world model names, else (a trained folder, or a true-dynamics rung) the robot's
@@ -72,7 +73,7 @@ def build_world_model(world_model: str, encoder: str, energy, oracle, device, bf
         if env is None:
             raise ValueError(f"world_model={world_model} plans inside the env it acts in: pass the env")
         return SimWorldModel(env.unwrapped, oracle, enc, energy, device, r.score, head)
-    from vjepa_ac.predictor import load_predictor
+    from vjepa_ac.models.predictor import load_predictor
 
     if world_model == "default":
         world_model = resolve(world_model, robot_of(env))  # the default of the robot the env drives

@@ -21,9 +21,9 @@ from transformers import VJEPA2Config, VJEPA2Model
 
 from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
-from vjepa_ac.encoder import Preprocess, default_encoder_dir, preprocess, save_encoder
+from vjepa_ac.models.encoder import Preprocess, default_encoder_dir, preprocess, save_encoder
 from vjepa_ac.io import write_json
-from vjepa_ac.trainer import Distributed, LoopConfig, Run, WindowSampler, check_loop, fit, split_episodes
+from vjepa_ac.training.trainer import Distributed, LoopConfig, Run, WindowSampler, check_loop, fit, split_episodes
 
 
 @dataclass

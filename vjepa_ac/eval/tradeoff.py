@@ -10,9 +10,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vjepa_ac.evaluate import evaluate
+from vjepa_ac.eval.evaluate import evaluate
 from vjepa_ac.io import atomic_write, write_json
-from vjepa_ac.table import ROWS, TableConfig, cell_config
+from vjepa_ac.eval.table import ROWS, TableConfig, cell_config
 
 BUDGET = re.compile(r"^(\d+)x(\d+)$")
 
@@ -58,7 +58,7 @@ def check(cfg: TradeoffConfig) -> None:
     for row in cfg.table.rows:
         if row not in ROWS:
             raise ValueError(f"unknown row {row!r} in rows; known: {list(ROWS)}")
-    from vjepa_ac.table import check_cells
+    from vjepa_ac.eval.table import check_cells
 
     for t in cfg.table.tasks:
         for r in cfg.table.rows:
@@ -69,7 +69,7 @@ def check(cfg: TradeoffConfig) -> None:
 
 def crashed_points(cfg: TradeoffConfig) -> None:
     """Raise EpisodesCrashed naming every point with more crashed episodes than table.base.max_error_rate."""
-    from vjepa_ac.evaluate import raise_on_crashes
+    from vjepa_ac.eval.evaluate import raise_on_crashes
 
     summaries = {}
     for t in cfg.table.tasks:

@@ -17,7 +17,7 @@ from safetensors.torch import save_file
 
 from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
-from vjepa_ac.encoder import FrozenEncoder, load_encoder
+from vjepa_ac.models.encoder import FrozenEncoder, load_encoder
 from vjepa_ac.io import atomic_path, write_json
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}

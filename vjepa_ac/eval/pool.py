@@ -12,7 +12,7 @@ from pathlib import Path
 
 from vjepa_ac.data.video import write_mp4
 from vjepa_ac.environment import make_env
-from vjepa_ac.episode import build_agent, failed_row, run_episode
+from vjepa_ac.eval.episode import build_agent, failed_row, run_episode
 from vjepa_ac.io import write_json
 
 _WORKER: dict = {}
@@ -43,7 +43,7 @@ def build(cfg) -> dict:
     if cfg.policy == "planner":
         out["agent"] = build_agent(cfg, env)
         if cfg.decoder:
-            from vjepa_ac.decoder import load_decoder
+            from vjepa_ac.models.decoder import load_decoder
 
             out["decoder"] = load_decoder(cfg.decoder, encoder=out["agent"].model.encoder)
     return out

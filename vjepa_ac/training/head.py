@@ -19,9 +19,9 @@ import torch.nn.functional as F
 
 from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
-from vjepa_ac.features import FeatureCache
-from vjepa_ac.goal_head import GoalHead, HeadConfig, save_head
-from vjepa_ac.trainer import Distributed, LoopConfig, Run, check_loop, fit, split_episodes
+from vjepa_ac.training.features import FeatureCache
+from vjepa_ac.models.goal_head import GoalHead, HeadConfig, save_head
+from vjepa_ac.training.trainer import Distributed, LoopConfig, Run, check_loop, fit, split_episodes
 
 
 @dataclass
@@ -67,7 +67,7 @@ class Readouts:
         z, y, ep, imagined = [], [], [], []
         predictor = None
         if cfg.predictor:
-            from vjepa_ac.predictor import load_predictor
+            from vjepa_ac.models.predictor import load_predictor
 
             predictor = load_predictor(cfg.predictor).to(device).eval()
         for e in range(len(log)):

@@ -1,31 +1,21 @@
-"""`vjepa-ac eval`: seeded closed-loop episodes of a policy (the planning agent, random actions or the scripted
-expert) in parallel env workers, summarised in results.json with per-episode rows and videos.
-
-Every setting is checked, and the env and the policy built once, before any episode runs: a setting that cannot run
-fails at start, naming the field. Each finished episode is written at once (`episodes/episode_NNNN.json`,
-atomically; `eval_pool.py`), so a killed evaluation resumes where it stopped and ends with the same table as an
-uninterrupted one. Episodes that crash are counted; the command exits non-zero when more crashed than
-`max_error_rate` allows.
+"""The settings of `vjepa-ac eval` and their checks: every value, name, env, encoder view and world model is checked
+(and the env and policy built once) before any episode runs, so a setting that cannot run fails at start, naming the
+field. `identity` is what decides an evaluation's results (the folder it resumes into must have been made with it).
 """
 
 from __future__ import annotations
 
-import copy
-import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from vjepa_ac.agent import AgentConfig
-from vjepa_ac.energy import METRICS, EnergyConfig, anchor_mode
 from vjepa_ac.environment import EnvConfig, make_env
-from vjepa_ac.episode import POLICIES, run_episode  # noqa: F401  (run_episode: re-exported)
-from vjepa_ac.eval_pool import build, episode_path, init_worker, run_and_save, run_isolated
-from vjepa_ac.io import claim_folder, progress, remove_stale_temps
-from vjepa_ac.defaults import DEFAULT_NAMES
-from vjepa_ac.ladder import NAMES, model_identity, rung
-from vjepa_ac.results import EpisodesCrashed, crash_report, summarise, wilson, write_results  # noqa: F401  (re-exported)
-from vjepa_ac.world_model import OracleConfig
+from vjepa_ac.eval.episode import POLICIES
+from vjepa_ac.eval.pool import build
+from vjepa_ac.models.weights import DEFAULT_NAMES
+from vjepa_ac.planning.agent import AgentConfig
+from vjepa_ac.planning.energy import METRICS, EnergyConfig, anchor_mode
+from vjepa_ac.planning.ladder import NAMES, rung
+from vjepa_ac.planning.truth import OracleConfig
 
 
 @dataclass
@@ -89,8 +79,8 @@ def identity(cfg: EvalConfig) -> dict:
 def effective_gripper(cfg: EvalConfig) -> str | None:
     """What `agent.gripper_from_goal` means for these settings: "image", "state" or None ("auto" is "image" when the
     planner's world model reads the goal through a goal-distance head, which reads the gripper)."""
-    from vjepa_ac.agent import gripper_source
-    from vjepa_ac.energy import head_source
+    from vjepa_ac.planning.agent import gripper_source
+    from vjepa_ac.planning.energy import head_source
 
     if cfg.policy != "planner":
         return None
@@ -214,7 +204,7 @@ def env_camera(env: EnvConfig) -> str:
 def fill_camera(cfg: EvalConfig) -> None:
     """A Panda env with no camera set renders the view the encoder was pretrained on (for every policy, so that the
     rows of a table see the same frames); an encoder with no recorded view leaves the env's default."""
-    from vjepa_ac.encoder import trained_camera
+    from vjepa_ac.models.encoder import trained_camera
 
     if is_panda(cfg.env.id) and cfg.env.camera is None and not cfg.env.kwargs.get("camera"):
         cfg.env.camera = trained_camera(cfg.encoder)
@@ -230,7 +220,7 @@ def is_panda(env_id: str) -> bool:
 def check_view(cfg: EvalConfig) -> None:
     """Refuse to plan with an encoder of ours on another view than the one it was pretrained on: its embeddings of
     another framing are meaningless, and the episodes would all fail without saying why."""
-    from vjepa_ac.encoder import trained_camera
+    from vjepa_ac.models.encoder import trained_camera
 
     if not is_panda(cfg.env.id):
         return  # another robot's camera: an encoder of ours planning there is a cross-embodiment choice, not a slip
@@ -238,49 +228,3 @@ def check_view(cfg: EvalConfig) -> None:
     if trained is not None and trained != here:
         raise ValueError(f"encoder={cfg.encoder} was pretrained on camera={trained!r} frames, but the env renders "
                          f"camera={here!r}: set env.camera={trained} (or use an encoder pretrained on that view)")
-
-
-def evaluate(cfg: EvalConfig) -> dict:
-    """Run (or finish) the evaluation in cfg.out and return its summary (`errors` counts crashed episodes; see
-    `raise_on_crashes`)."""
-    cfg = copy.deepcopy(cfg)
-    check_settings(cfg)
-    built = build_checked(cfg)
-    root = Path(cfg.out)
-    if root.exists():
-        remove_stale_temps(root)
-    claim_folder(root / "eval_config.json", identity(cfg), "an evaluation")
-
-    rows: dict[int, dict] = {}
-    for i in range(cfg.episodes):
-        p = episode_path(root, i)
-        if p.exists():
-            try:
-                rows[i] = json.loads(p.read_text())
-            except json.JSONDecodeError:  # cannot happen with atomic writes, but never trust a half file
-                p.unlink()
-    todo = [i for i in range(cfg.episodes) if i not in rows]
-    workers = max(1, min(cfg.workers, len(todo)))
-    threads = cfg.threads or max(1, (os.cpu_count() or 1) // workers)
-    with progress(cfg.episodes, len(rows), cfg.progress, f"eval {cfg.env.id.split('/')[-1]}") as bar:
-        def done(row: dict) -> None:
-            rows[row["episode"]] = row
-            bar.update()
-            k = sum(r["success"] for r in rows.values())
-            bar.set_postfix(success=f"{k}/{len(rows)}")
-
-        if workers == 1:
-            init_worker(cfg, threads, built)  # the env and policy built at start run the episodes
-            for i in todo:
-                done(run_and_save((cfg, i)))
-        else:
-            built["env"].close()
-            run_isolated(cfg, todo, workers, threads, rows, done)
-    return write_results(root, list(rows.values()), cfg, model=model_identity(cfg.world_model) if cfg.policy == "planner" else None)
-
-
-def raise_on_crashes(summaries: dict[str, dict], max_error_rate: float) -> None:
-    """Raise EpisodesCrashed, naming each evaluation (name -> summary) with more crashed episodes than allowed."""
-    report = crash_report(summaries, max_error_rate)
-    if report:
-        raise EpisodesCrashed(report)

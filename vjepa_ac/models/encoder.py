@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import VJEPA2Config, VJEPA2Model
 
-from vjepa_ac.checkpoints import load_release_entry, load_state_checked, strip_prefixes
+from vjepa_ac.models.weights import load_release_entry, load_state_checked, strip_prefixes
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from vjepa_ac.io import atomic_path, open_step_log, remove_stale_temps, write_json
-from vjepa_ac.schedule import SCHEDULES, learning_rate
+from vjepa_ac.training.schedule import SCHEDULES, learning_rate
 
 RESUME_MODES = ("auto", "force", "no")
 # Settings that never change what a run computes: they may differ when a run is resumed. `steps` may grow too (a run

@@ -3,7 +3,7 @@
 For visualisation only (the planner never uses it). A small convolutional decoder: each token is projected onto a
 `grid x grid` map, then upsampled x2 per stage to the frame size. It reads embeddings layer-normed without affine, the
 space the predictor works in, so real and imagined embeddings decode alike. Trained by `vjepa-ac train-decoder`
-(`vjepa_ac/train_decoder.py`); saved as a folder (`model.safetensors`, `config.json` naming the encoder it reads).
+(`vjepa_ac/training/decoder.py`); saved as a folder (`model.safetensors`, `config.json` naming the encoder it reads).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from vjepa_ac.checkpoints import load_state_checked
+from vjepa_ac.models.weights import load_state_checked
 from vjepa_ac.io import atomic_path, write_json
 
 

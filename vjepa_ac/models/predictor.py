@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from vjepa_ac.checkpoints import load_release_entry, load_state_checked, strip_prefixes
+from vjepa_ac.models.weights import load_release_entry, load_state_checked, strip_prefixes
 from vjepa_ac.io import atomic_path, write_json
 
 HEADS_BY_WIDTH = {1024: 16}  # the released predictor; heads cannot be read off a state dict
@@ -303,7 +303,7 @@ def save_predictor(model: ACPredictor, path: Path, extra: dict | None = None) ->
 def load_predictor(source: str | Path = "default", **official_kwargs) -> ACPredictor:
     """A predictor: a shipped default ("default" or "default-panda": the Panda's; "default-jaco"), a folder written by
     `save_predictor`, or an official release file."""
-    from vjepa_ac.defaults import is_default, weights_dir
+    from vjepa_ac.models.weights import is_default, weights_dir
 
     if is_default(source):
         source = weights_dir(str(source), "predictor")

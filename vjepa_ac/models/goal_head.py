@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from vjepa_ac.checkpoints import load_state_checked
+from vjepa_ac.models.weights import load_state_checked
 from vjepa_ac.io import atomic_path, write_json
 
 
@@ -91,7 +91,7 @@ def load_head(source: str | Path = "default", encoder=None) -> GoalHead:
     written by `vjepa-ac train-head`.
 
     With `encoder` given, refuses a head trained on another encoder's tokens (what it reads off them would be noise)."""
-    from vjepa_ac.defaults import is_default, weights_dir
+    from vjepa_ac.models.weights import is_default, weights_dir
 
     path = weights_dir(str(source), "head") if is_default(source) else Path(source)
     cfg_path = path / "config.json"

@@ -1,0 +1,1 @@
+"""Training: the shared trainer skeleton, every trainer, encoder pretraining, feature caches, schedules."""
