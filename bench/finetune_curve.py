@@ -18,7 +18,8 @@ import json
 from pathlib import Path
 
 from vjepa_ac.environment import EnvConfig
-from vjepa_ac.eval.evaluate import EvalConfig, evaluate
+from vjepa_ac.eval.evaluate import evaluate
+from vjepa_ac.eval.config import EvalConfig
 from vjepa_ac.models.predictor import PredictorConfig
 from vjepa_ac.eval.results import wilson
 from vjepa_ac.eval.table import TASK_ENVS

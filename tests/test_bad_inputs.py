@@ -122,7 +122,9 @@ def test_a_full_disk_or_read_only_folder_is_named_and_earlier_output_stays(tmp_p
 def test_an_eval_into_a_read_only_folder_fails_clearly(tmp_path, monkeypatch):
     import tempfile
 
-    from vjepa_ac.eval.evaluate import EvalConfig, evaluate
+    from vjepa_ac.eval.evaluate import evaluate
+
+    from vjepa_ac.eval.config import EvalConfig
 
     def read_only(*a, **kw):
         raise OSError(errno.EROFS, "Read-only file system")

@@ -36,7 +36,8 @@ def test_planners_are_deterministic_under_a_generator_on_the_gpu():
 
 def test_eval_runs_end_to_end_on_the_gpu(tmp_path):
     from vjepa_ac.environment import EnvConfig
-    from vjepa_ac.eval.evaluate import EvalConfig, evaluate
+    from vjepa_ac.eval.evaluate import evaluate
+    from vjepa_ac.eval.config import EvalConfig
 
     cfg = EvalConfig(env=EnvConfig(image_height=64, image_width=64, max_episode_steps=3), episodes=2, workers=1, device="cuda", bf16=True,
                      out=str(tmp_path / "eval"), videos=0, progress=False)

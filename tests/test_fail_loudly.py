@@ -67,7 +67,7 @@ def test_crashed_episodes_make_eval_exit_non_zero_unless_allowed(tmp_path):
 
 def test_a_crashed_row_names_the_task_as_finished_rows_do():
     from vjepa_ac.eval.episode import failed_row
-    from vjepa_ac.eval.evaluate import EvalConfig
+    from vjepa_ac.eval.config import EvalConfig
 
     cfg = EvalConfig()
     cfg.env.id = "vjepa_ac/PandaGrasp-v0"
@@ -92,7 +92,8 @@ def test_a_table_refuses_a_base_field_it_would_overwrite(tmp_path, field):
 
 def test_merged_tables_name_trained_models_by_what_they_are(tmp_path):
     """Two runs of `vjepa-ac train` both write <out>/predictor: their rows stay apart, named by run and weights."""
-    from vjepa_ac.eval.evaluate import EvalConfig, evaluate
+    from vjepa_ac.eval.evaluate import evaluate
+    from vjepa_ac.eval.config import EvalConfig
     from vjepa_ac.planning.ladder import model_identity
     from vjepa_ac.models.predictor import ACPredictor, PredictorConfig, save_predictor
     from vjepa_ac.eval.table import merge_results

@@ -6,7 +6,8 @@ from collections import Counter
 
 from vjepa_ac.collect import EnvConfig
 from vjepa_ac.data.reader import open_log
-from vjepa_ac.eval.evaluate import EvalConfig, evaluate
+from vjepa_ac.eval.evaluate import evaluate
+from vjepa_ac.eval.config import EvalConfig
 from vjepa_ac.viz import energy_colours, implied_paths, record_log_episode
 
 
@@ -114,7 +115,7 @@ def test_a_recorded_episode_that_crashes_gives_the_planner_its_settings_back(tmp
 
     from vjepa_ac.eval.pool import build
     from vjepa_ac.eval.episode import run_episode
-    from vjepa_ac.eval.evaluate import check_settings
+    from vjepa_ac.eval.config import check_settings
 
     cfg = EvalConfig(env=EnvConfig(image_height=64, image_width=64, max_episode_steps=3), episodes=1, workers=1,
                      out=str(tmp_path / "eval"), videos=0, rerun=str(tmp_path / "rrd"), rerun_episodes=1, progress=False)

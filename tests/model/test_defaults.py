@@ -35,7 +35,7 @@ def test_an_evaluation_renders_the_view_the_default_encoder_was_trained_on():
     """The default eval settings pass the view check (`check_view`) without any camera option: the env renders the
     encoder's own view."""
     from vjepa_ac.models.encoder import trained_camera
-    from vjepa_ac.eval.evaluate import EvalConfig, check_view, env_camera, fill_camera
+    from vjepa_ac.eval.config import EvalConfig, check_view, env_camera, fill_camera
 
     cfg = EvalConfig()
     fill_camera(cfg)

@@ -133,7 +133,8 @@ class DotEnv(gym.Env):
 
 def test_a_users_own_env_works_with_the_agent_and_eval(tmp_path):
     from vjepa_ac.collect import EnvConfig
-    from vjepa_ac.eval.evaluate import EvalConfig, run_episode
+    from vjepa_ac.eval.evaluate import run_episode
+    from vjepa_ac.eval.config import EvalConfig
 
     if "test/DotEnv-v0" not in gym.registry:
         gym.register("test/DotEnv-v0", entry_point=DotEnv, max_episode_steps=3)

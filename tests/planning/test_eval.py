@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from vjepa_ac.collect import EnvConfig
-from vjepa_ac.eval.evaluate import EvalConfig, evaluate, wilson
+from vjepa_ac.eval.evaluate import evaluate, wilson
+from vjepa_ac.eval.config import EvalConfig
 from vjepa_ac.eval.table import TableConfig, merge_results, run_table
 
 
@@ -161,7 +162,7 @@ def test_an_encoder_is_refused_on_another_camera_view_than_it_was_pretrained_on(
     """The shipped encoder's `training.json` names its view; planning with it on another framing fails at start,
     naming both views and the setting that fixes it, and writes nothing."""
     from vjepa_ac.models.encoder import trained_camera
-    from vjepa_ac.eval.evaluate import check_config, env_camera, fill_camera
+    from vjepa_ac.eval.config import check_config, env_camera, fill_camera
 
     trained = trained_camera("default")
     unset = small(tmp_path, world_model="default")

@@ -132,7 +132,8 @@ def test_jaco_play_grasps_and_lifts_the_brick_sometimes_without_reading_the_goal
 
 def test_the_jaco_plans_through_the_same_commands_with_true_dynamics(tmp_path):
     from vjepa_ac.collect import EnvConfig
-    from vjepa_ac.eval.evaluate import EvalConfig, evaluate
+    from vjepa_ac.eval.evaluate import evaluate
+    from vjepa_ac.eval.config import EvalConfig
 
     cfg = EvalConfig(env=EnvConfig(id="vjepa_ac/JacoReachSite-v0", image_height=48, image_width=48, max_episode_steps=12),
                      world_model="sim", episodes=2, seed=20, workers=1, videos=0, out=str(tmp_path / "sim"), progress=False)

@@ -8,7 +8,6 @@ space the predictor works in, so real and imagined embeddings decode alike. Trai
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,11 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from torch import nn
 
-from vjepa_ac.models.weights import load_state_checked
-from vjepa_ac.io import atomic_path, write_json
+from vjepa_ac.models.weights import load_model, read_folder, save_folder
 
 
 @dataclass
@@ -142,36 +139,15 @@ def locate_colour(frames: np.ndarray, colour: np.ndarray, tol: float = 40.0, min
 # ----- checkpoints ----------------------------------------------------------------------------------------------------
 def save_decoder(model: PatchDecoder, path: Path, extra: dict | None = None, dtype: torch.dtype = torch.float32) -> None:
     """model.safetensors (in `dtype`) and config.json (the architecture and the encoder identity it reads) in a folder."""
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to(dtype).cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(path / "model.safetensors") as tmp:
-        save_file(state, str(tmp))
-    write_json(path / "config.json", {"decoder": asdict(model.cfg), **(extra or {})})
+    save_folder(path, "decoder", asdict(model.cfg), model.state_dict(), extra, dtype)
 
 
 def load_decoder(source: str | Path = "default", encoder=None) -> PatchDecoder:
     """A decoder: "default" (shipped, for the default encoder) or a folder written by `vjepa-ac train-decoder`.
 
     With `encoder` given, refuses a decoder trained on another encoder's embeddings (its pictures would be noise)."""
-    if str(source) == "default":
-        from importlib import resources
-
-        source = Path(str(resources.files("vjepa_ac") / "weights" / "decoder"))
-    path = Path(source)
-    cfg_path = path / "config.json"
-    if not cfg_path.exists():
-        raise FileNotFoundError(f"{cfg_path} is missing: not a decoder folder (train one with `vjepa-ac train-decoder`)")
-    meta = json.loads(cfg_path.read_text())
-    if "decoder" not in meta:
-        raise ValueError(f"{cfg_path} has no 'decoder' entry: not a decoder folder")
-    if encoder is not None and meta.get("encoder") not in (None, encoder.identity()):
-        raise ValueError(f"decoder {path} was trained on embeddings of encoder {meta.get('encoder')}, "
-                         f"not of {encoder.identity()} ({encoder.name}); train one with `vjepa-ac train-decoder`")
-    model = PatchDecoder(DecoderConfig(**meta["decoder"]))
-    load_state_checked(model, load_file(str(path / "model.safetensors")), str(path / "model.safetensors"))
-    model.meta = meta
-    return model.eval()
+    meta, state, path = read_folder(source, "decoder", "decoder", "train-decoder", encoder)
+    return load_model(PatchDecoder(DecoderConfig(**meta["decoder"])), state, path, meta)
 
 
 # ----- imagination in pictures -----------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import VJEPA2Config, VJEPA2Model
 
-from vjepa_ac.models.weights import load_release_entry, load_state_checked, strip_prefixes
+from vjepa_ac.models.weights import load_release_entry, load_state_checked, model_folder, strip_prefixes, weights_dir
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -246,7 +246,7 @@ def save_encoder(model: VJEPA2Model, prep: Preprocess, path: str | Path, dtype: 
 def trained_camera(source: str | Path = "default") -> str | None:
     """The Panda camera framing an encoder of ours was pretrained on, from the `training.json` that `vjepa-ac
     pretrain` writes beside it; None for encoders without one (official releases) or trained on other envs."""
-    path = default_encoder_dir() if str(source) == "default" else Path(source)
+    path = model_folder(source, "encoder")
     f = path / "training.json"
     if not path.is_dir() or not f.exists():
         return None
@@ -258,9 +258,7 @@ def trained_camera(source: str | Path = "default") -> str | None:
 
 def default_encoder_dir() -> Path:
     """The small encoder that ships inside the package (trained by `vjepa-ac pretrain` on simulated play data)."""
-    from importlib import resources
-
-    return Path(str(resources.files("vjepa_ac") / "weights" / "encoder"))
+    return weights_dir("default", "encoder")
 
 
 def load_encoder(source: str | Path = "default", **kwargs) -> FrozenEncoder:

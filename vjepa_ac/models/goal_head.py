@@ -10,17 +10,14 @@ logs (`vjepa-ac train-head`) with the logged state as labels, and is tied to the
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from torch import nn
 
-from vjepa_ac.models.weights import load_state_checked
-from vjepa_ac.io import atomic_path, write_json
+from vjepa_ac.models.weights import load_model, read_folder, save_folder
 
 
 @dataclass
@@ -77,33 +74,11 @@ class GoalHead(nn.Module):
 
 def save_head(model: GoalHead, path: str | Path, meta: dict | None = None, dtype: torch.dtype = torch.float32) -> Path:
     """`config.json` (sizes, names, weights, label statistics, the encoder's identity) + `model.safetensors`."""
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path / "model.safetensors") as tmp:
-        save_file({k: v.detach().to(dtype).contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp))
-    write_json(path / "config.json", {"head": asdict(model.cfg), **(meta or {})})
-    return path
+    return save_folder(path, "head", asdict(model.cfg), model.state_dict(), meta, dtype)
 
 
 def load_head(source: str | Path = "default", encoder=None) -> GoalHead:
-    """A goal head: a shipped default's ("default" or "default-panda": the Panda's; "default-jaco"; both on the default
-    encoder's tokens) or a folder
-    written by `vjepa-ac train-head`.
-
-    With `encoder` given, refuses a head trained on another encoder's tokens (what it reads off them would be noise)."""
-    from vjepa_ac.models.weights import is_default, weights_dir
-
-    path = weights_dir(str(source), "head") if is_default(source) else Path(source)
-    cfg_path = path / "config.json"
-    if not cfg_path.exists():
-        raise FileNotFoundError(f"{cfg_path} is missing: not a goal-head folder (train one with `vjepa-ac train-head`)")
-    meta = json.loads(cfg_path.read_text())
-    if "head" not in meta:
-        raise ValueError(f"{cfg_path} has no 'head' entry: not a goal-head folder")
-    if encoder is not None and meta.get("encoder") not in (None, encoder.identity()):
-        raise ValueError(f"goal head {path} was trained on tokens of encoder {meta.get('encoder')}, not of "
-                         f"{encoder.identity()} ({encoder.name}); train one for it with `vjepa-ac train-head`")
-    model = GoalHead(HeadConfig(**meta["head"]))
-    load_state_checked(model, load_file(str(path / "model.safetensors")), str(path / "model.safetensors"))
-    model.meta = meta
-    return model.eval().requires_grad_(False)
+    """A goal head: a shipped default's ("default" or "default-panda": the Panda's; "default-jaco") or a folder written
+    by `vjepa-ac train-head`. With `encoder` given, refuses a head trained on another encoder's tokens."""
+    meta, state, path = read_folder(source, "head", "head", "train-head", encoder)
+    return load_model(GoalHead(HeadConfig(**meta["head"])), state, path, meta)

@@ -13,18 +13,16 @@ depth 24, width 1024, 16 heads, 7-D actions and states, ViT-g encoder width 1408
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.utils.checkpoint
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from torch import nn
 
-from vjepa_ac.models.weights import load_release_entry, load_state_checked, strip_prefixes
-from vjepa_ac.io import atomic_path, write_json
+from vjepa_ac.io import atomic_path
+from vjepa_ac.models.weights import load_release_entry, load_state_checked, model_folder, read_folder, save_folder, strip_prefixes
 
 HEADS_BY_WIDTH = {1024: 16}  # the released predictor; heads cannot be read off a state dict
 
@@ -293,29 +291,18 @@ def load_official_predictor(path: str | Path, grid: int = 16, heads: int | None 
 # ----- our own checkpoints ------------------------------------------------------------------------------------------
 def save_predictor(model: ACPredictor, path: Path, extra: dict | None = None) -> None:
     """Our checkpoint: model.safetensors and config.json in a folder, each written atomically."""
-    path.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(path / "model.safetensors") as tmp:
-        save_file(state, str(tmp))
-    write_json(path / "config.json", {"predictor": asdict(model.cfg), **(extra or {})})
+    save_folder(path, "predictor", asdict(model.cfg), model.state_dict(), extra)
 
 
 def load_predictor(source: str | Path = "default", **official_kwargs) -> ACPredictor:
     """A predictor: a shipped default ("default" or "default-panda": the Panda's; "default-jaco"), a folder written by
     `save_predictor`, or an official release file."""
-    from vjepa_ac.models.weights import is_default, weights_dir
-
-    if is_default(source):
-        source = weights_dir(str(source), "predictor")
-    path = Path(source)
+    path = model_folder(source, "predictor")
     if path.suffix in (".pt", ".pth", ".tar"):
         return load_official_predictor(path, **official_kwargs)
-    cfg_path = path / "config.json"
-    if not cfg_path.exists():
-        raise FileNotFoundError(f"{cfg_path} is missing: not a predictor folder")
-    cfg = PredictorConfig(**json.loads(cfg_path.read_text())["predictor"])
-    model = ACPredictor(cfg)
-    load_state_checked(model, load_file(str(path / "model.safetensors")), str(path / "model.safetensors"))
+    meta, state, path = read_folder(path, "predictor", "predictor", "train")
+    model = ACPredictor(PredictorConfig(**meta["predictor"]))
+    load_state_checked(model, state, str(path / "model.safetensors"))
     return model.eval()
 
 

@@ -14,17 +14,14 @@ are tied to the encoder whose tokens they read.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from torch import nn
 
-from vjepa_ac.models.weights import load_state_checked
-from vjepa_ac.io import atomic_path, write_json
+from vjepa_ac.models.weights import is_default, load_model, read_folder, save_folder
 
 KINDS = ("policy", "subgoal")
 
@@ -107,41 +104,16 @@ def build(cfg: ProposalConfig) -> nn.Module:
 
 def save_proposal(model: nn.Module, path: str | Path, meta: dict | None = None, dtype: torch.dtype = torch.float32) -> Path:
     """`config.json` (sizes, kind, the encoder's identity) + `model.safetensors`."""
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path / "model.safetensors") as tmp:
-        save_file({k: v.detach().to(dtype).contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp))
-    write_json(path / "config.json", {"proposal": asdict(model.cfg), **(meta or {})})
-    return path
-
-
-def default_proposal_dir(kind: str) -> Path:
-    from importlib import resources
-
-    return Path(str(resources.files("vjepa_ac") / "weights" / kind))
+    return save_folder(path, "proposal", asdict(model.cfg), model.state_dict(), meta, dtype)
 
 
 def load_proposal(source: str | Path, encoder=None, kind: str | None = None) -> nn.Module:
     """A proposal model: "default" (shipped beside the default encoder; `kind` says which) or a `train-proposal`
     folder. With `encoder`, refuses one trained on another encoder's tokens; with `kind`, one of another kind."""
-    if str(source) == "default":
-        if kind is None:
-            raise ValueError("load_proposal('default') needs kind='policy' or 'subgoal'")
-        source = default_proposal_dir(kind)
-    path = Path(source)
-    cfg_path = path / "config.json"
-    if not cfg_path.exists():
-        raise FileNotFoundError(f"{cfg_path} is missing: not a proposal folder (train one with `vjepa-ac train-proposal`)")
-    meta = json.loads(cfg_path.read_text())
-    if "proposal" not in meta:
-        raise ValueError(f"{cfg_path} has no 'proposal' entry: not a proposal folder")
+    if is_default(source) and kind is None:
+        raise ValueError("load_proposal('default') needs kind='policy' or 'subgoal'")
+    meta, state, path = read_folder(source, kind or "proposal", "proposal", "train-proposal", encoder)
     cfg = ProposalConfig(**meta["proposal"])
     if kind is not None and cfg.kind != kind:
         raise ValueError(f"{path} holds a {cfg.kind} proposal model, not a {kind} one")
-    if encoder is not None and meta.get("encoder") not in (None, encoder.identity()):
-        raise ValueError(f"proposal model {path} was trained on tokens of encoder {meta.get('encoder')}, not of "
-                         f"{encoder.identity()} ({encoder.name}); train one for it with `vjepa-ac train-proposal`")
-    model = build(cfg)
-    load_state_checked(model, load_file(str(path / "model.safetensors")), str(path / "model.safetensors"))
-    model.meta = meta
-    return model.eval().requires_grad_(False)
+    return load_model(build(cfg), state, path, meta)

@@ -30,13 +30,77 @@ def resolve(name: str, robot: str | None = None) -> str:
     return ROBOT_DEFAULTS.get(robot or "panda_sim", "default-panda") if name == "default" else name
 
 
+def weights_root() -> Path:
+    """`vjepa_ac/weights/` of this install."""
+    return Path(str(resources.files("vjepa_ac") / "weights"))
+
+
 def weights_dir(name: str, part: str, robot: str | None = None) -> Path:
-    """The folder of one part ("predictor", "head", ...) of a shipped default."""
+    """The folder of one part ("encoder", "predictor", "head", "decoder", "policy", "subgoal", ...) of a shipped
+    default: the robot's own, else the one every robot shares (the Jaco plans on the Panda's encoder)."""
     name = resolve(str(name), robot)
     if name not in _FOLDER:
         raise KeyError(f"no shipped default named {name!r}; known: {list(DEFAULT_NAMES)}")
-    root = Path(str(resources.files("vjepa_ac") / "weights"))
-    return root / _FOLDER[name] / part if _FOLDER[name] else root / part
+    root = weights_root()
+    own = root / _FOLDER[name] / part if _FOLDER[name] else root / part
+    if own.exists() or not _FOLDER[name]:
+        return own
+    return root / part
+
+
+def model_folder(source: str | Path, part: str, robot: str | None = None) -> Path:
+    """The folder a model setting names: a shipped default's `part` ("default", "default-panda", "default-jaco") or
+    the path as given."""
+    return weights_dir(str(source), part, robot) if is_default(source) else Path(source)
+
+
+def save_folder(path: str | Path, entry: str, cfg: dict, state: dict[str, torch.Tensor], meta: dict | None = None,
+                dtype: torch.dtype | None = None) -> Path:
+    """A model folder: `model.safetensors` (floating tensors in `dtype` when given) and `config.json` holding
+    `{entry: cfg, **meta}`, each written atomically (a killed save never leaves half a file)."""
+    from safetensors.torch import save_file
+
+    from vjepa_ac.io import atomic_path, write_json
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    cast = (lambda v: v.to(dtype) if v.is_floating_point() else v) if dtype is not None else (lambda v: v)
+    with atomic_path(path / "model.safetensors") as tmp:
+        save_file({k: cast(v.detach()).cpu().contiguous() for k, v in state.items()}, str(tmp))
+    write_json(path / "config.json", {entry: cfg, **(meta or {})})
+    return path
+
+
+def read_folder(source: str | Path, part: str, entry: str, command: str, encoder=None,
+                robot: str | None = None) -> tuple[dict, dict[str, torch.Tensor], Path]:
+    """(config.json as a dict, the weights, the folder) of a saved model: a shipped default's `part` or a folder that
+    `vjepa-ac <command>` wrote. Refuses a folder without `config.json` or without its `entry`, and, with `encoder`
+    given, a model trained on another encoder's tokens (what it reads off them would be noise)."""
+    import json
+
+    from safetensors.torch import load_file
+
+    path = model_folder(source, part, robot)
+    cfg_path = path / "config.json"
+    if not cfg_path.exists():
+        raise FileNotFoundError(f"{cfg_path} is missing: not a {part} folder (train one with `vjepa-ac {command}`)")
+    meta = json.loads(cfg_path.read_text())
+    if entry not in meta:
+        raise ValueError(f"{cfg_path} has no {entry!r} entry: not a {part} folder")
+    if encoder is not None and meta.get("encoder") not in (None, encoder.identity()):
+        raise ValueError(f"{part} {path} was trained on tokens of encoder {meta.get('encoder')}, not of "
+                         f"{encoder.identity()} ({encoder.name}); train one for it with `vjepa-ac {command}`")
+    weights = path / "model.safetensors"
+    if not weights.exists():
+        raise FileNotFoundError(f"{weights} is missing: the {part} folder {path} holds a config but no weights")
+    return meta, load_file(str(weights)), path
+
+
+def load_model(model: nn.Module, state: dict[str, torch.Tensor], path: Path, meta: dict) -> nn.Module:
+    """`model` with the checked weights of the folder `path` loaded, its config.json kept as `model.meta`, frozen."""
+    load_state_checked(model, state, str(path / "model.safetensors"))
+    model.meta = meta
+    return model.eval().requires_grad_(False)
 
 
 def robot_of(env) -> str | None:
