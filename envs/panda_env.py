@@ -90,6 +90,7 @@ class PandaEnv(gym.Env):
         self.tcp_id = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, "panda/tcp")
         self.cube_geom = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "cube_geom")
         self.cup_geoms = [i for i in range(m.ngeom) if (mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_GEOM, i) or "").startswith("cup_")]
+        self.hand_geoms = {i for i in range(m.ngeom) if (mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, m.geom_bodyid[i]) or "").startswith("panda/")}
         self.arm_act = np.arange(7)
         self.finger_act = np.array([7, 8])
         self.n_substeps = max(1, int(round(1.0 / (self.cfg.control_hz * m.opt.timestep))))
@@ -159,6 +160,15 @@ class PandaEnv(gym.Env):
         """Yaw of the cube about z, folded to [-pi/4, pi/4) (a cube looks the same every quarter turn)."""
         rpy = mat_to_euler(quat_to_mat(self.cube_quat))
         return float((rpy[2] + np.pi / 4) % (np.pi / 2) - np.pi / 4)
+
+    def hand_touches_cube(self) -> bool:
+        """Some part of the arm or hand is in contact with the cube."""
+        d = self.data
+        for i in range(d.ncon):
+            g1, g2 = d.contact[i].geom1, d.contact[i].geom2
+            if (g1 == self.cube_geom and g2 in self.hand_geoms) or (g2 == self.cube_geom and g1 in self.hand_geoms):
+                return True
+        return False
 
     def cube_held(self) -> bool:
         """The cube sits between the fingertips and the gripper is closed on it, not shut past it."""
@@ -321,6 +331,8 @@ class PandaEnv(gym.Env):
         if diverged:
             info = {"task": self.task.name, "success": False, "distance": float("nan"), "diverged": True}
             return self._last_obs, 0.0, True, False, info
+        if hasattr(self.task, "track"):
+            self.task.track(self)
         obs = self._observation()
         info = self._task_info()
         truncated = self.steps >= self.max_episode_steps
@@ -368,7 +380,10 @@ class PandaEnv(gym.Env):
     # ----- helpers ------------------------------------------------------------------------------------------------
     def _task_info(self) -> dict:
         success, distance = self.task.evaluate(self)
-        return {"task": self.task.name, "success": bool(success), "distance": float(distance), "diverged": False}
+        info = {"task": self.task.name, "success": bool(success), "distance": float(distance), "diverged": False}
+        if hasattr(self.task, "lenient_success"):
+            info["lenient_success"] = bool(self.task.lenient_success(self))
+        return info
 
     def _observation(self) -> dict:
         obs = {

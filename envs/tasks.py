@@ -1,10 +1,16 @@
 """Panda tasks: how a goal is drawn, what the goal image shows, and when the episode counts as a success.
 
-Success thresholds (also in the README):
+Success (docs/tasks.md):
 - reach: the tool centre point (between the finger pads) within 5 cm of the goal position.
-- grasp: the cube held between the fingers and at least 5 cm above where it started.
+- grasp: the cube held between the fingers at least 5 cm above where it started, for `HOLD_STEPS` control steps in a
+  row (1 s): a cube tossed up or dropped on the way does not count.
 - reach-with-object: the cube (held from the start) within 5 cm of the goal position.
-- pick-and-place: the cube's centre within 5 cm (horizontally) of the target spot and resting on the table.
+- pick-and-place: the cube was lifted in the hand, then let go (fingers open, no part of the hand touching it) and
+  rests on the table with its centre within 5 cm (horizontally) of the target spot: a pushed cube does not count.
+
+Each task also reports the criterion used before 2026-12 (`lenient_success`: grasp, held and lifted at one step;
+pick-and-place, resting within 5 cm of the spot however it got there), so that the change is visible in results.
+A task with `track(env)` is told after every control step (success may depend on what happened before).
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from envs.scene import CUBE_HALF
 REACH_THRESHOLD = 0.05
 LIFT_HEIGHT = 0.05
 PLACE_THRESHOLD = 0.05
+HOLD_STEPS = 4  # control steps (1 s at 4 Hz) a grasp must hold the cube up
+RELEASED_CLOSURE = 0.15  # fingers at most this closed count as open
 GRASP_CLOSURE = 1.0 - CUBE_HALF / 0.04  # finger opening that just touches the cube
 GRASP_HEIGHT_OFFSET = 0.008  # TCP above the cube centre when grasping, so fingertips clear the table
 
@@ -74,6 +82,7 @@ class Grasp:
 
     def reset(self, env, rng: np.random.Generator) -> dict:
         start = env.cube_pos
+        self.held_streak = 0
         return {"position": start + [0, 0, self.goal_lift], "object_start": start, "object_yaw": np.array(env.cube_yaw())}
 
     def configure_goal(self, env) -> None:
@@ -84,10 +93,18 @@ class Grasp:
         (`agent.use_subgoals`); the single goal image stays the V-JEPA 2-AC protocol."""
         return grasp_subgoals(env.goal["object_start"], float(env.goal["object_yaw"]), self.configure_goal)
 
+    def held_up(self, env) -> bool:
+        return bool(env.cube_pos[2] - env.goal["object_start"][2] >= LIFT_HEIGHT and env.cube_held())
+
+    def track(self, env) -> None:
+        self.held_streak = self.held_streak + 1 if self.held_up(env) else 0
+
     def evaluate(self, env) -> tuple[bool, float]:
-        lift = env.cube_pos[2] - env.goal["object_start"][2]
         d = float(np.linalg.norm(env.cube_pos - env.goal["position"]))
-        return bool(lift >= LIFT_HEIGHT and env.cube_held()), d
+        return self.held_streak >= HOLD_STEPS, d
+
+    def lenient_success(self, env) -> bool:
+        return self.held_up(env)
 
 
 @dataclass
@@ -130,6 +147,7 @@ class PickPlace:
         else:
             raise ValueError(f"no place spot 12 cm clear of the cube and the cup in 100 draws: the object region "
                              f"object_low={env.cfg.object_low}, object_high={env.cfg.object_high} is too small")
+        self.lifted = False
         return {"position": np.array([*xy, CUBE_HALF]), "object_start": start, "object_yaw": np.array(env.cube_yaw())}
 
     def configure_goal(self, env) -> None:
@@ -146,10 +164,17 @@ class PickPlace:
         around, held, _ = grasp_subgoals(env.goal["object_start"], yaw, None)
         return [around, held, lambda e: _hold_cube(e, lifted, yaw), lambda e: _hold_cube(e, above, yaw), self.configure_goal]
 
+    def track(self, env) -> None:
+        self.lifted = self.lifted or bool(env.cube_held() and env.cube_pos[2] - CUBE_HALF >= LIFT_HEIGHT)
+
+    def lenient_success(self, env) -> bool:
+        d = float(np.linalg.norm(env.cube_pos[:2] - env.goal["position"][:2]))
+        return bool(d < PLACE_THRESHOLD and env.cube_pos[2] < CUBE_HALF + 0.01)
+
     def evaluate(self, env) -> tuple[bool, float]:
         d = float(np.linalg.norm(env.cube_pos[:2] - env.goal["position"][:2]))
-        on_table = env.cube_pos[2] < CUBE_HALF + 0.01
-        return bool(d < PLACE_THRESHOLD and on_table), d
+        let_go = env.gripper_closure <= RELEASED_CLOSURE and not env.hand_touches_cube()
+        return bool(self.lifted and let_go and self.lenient_success(env)), d
 
 
 TASKS = {"reach": Reach, "grasp": Grasp, "reach_with_object": ReachWithObject, "pick_place": PickPlace}

@@ -94,6 +94,7 @@ def run_episode(cfg, index: int, env, agent=None, on_step=None, decoder=None) ->
             recorder.start(obs, info)
         frames, distances, plan_ms = [], [], []
         success = ever = diverged = False
+        lenient = None  # the task's criterion before 2026-12, where it has one (envs/tasks.py)
         steps = 0
         distance = float(info.get("distance", float("nan")))
         nan_plans = 0
@@ -116,6 +117,8 @@ def run_episode(cfg, index: int, env, agent=None, on_step=None, decoder=None) ->
             diverged = diverged or bool(info.get("diverged", False))
             success = bool(info.get("success", False))
             ever = ever or success
+            if "lenient_success" in info:
+                lenient = bool(lenient) or bool(info["lenient_success"])
             if not diverged:
                 distance = float(info.get("distance", float("nan")))
             distances.append(distance)
@@ -134,6 +137,7 @@ def run_episode(cfg, index: int, env, agent=None, on_step=None, decoder=None) ->
         "task": getattr(getattr(u, "task", None), "name", task_name(cfg.env.id)),
         "success": success,
         "ever_success": ever,
+        "lenient_success": lenient,
         "steps": steps,
         "final_distance": _finite_or_none(distance),
         "min_distance": _finite_or_none(min((d for d in distances if math.isfinite(d)), default=float("nan"))),
