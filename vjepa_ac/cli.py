@@ -20,6 +20,7 @@ from vjepa_ac.training.predictor import TrainConfig
 from vjepa_ac.training.decoder import DecoderTrainConfig
 from vjepa_ac.training.head import HeadTrainConfig
 from vjepa_ac.training.proposal import ProposalTrainConfig
+from vjepa_ac.training.distance import DistanceTrainConfig
 
 CONFIGS = "pkg://vjepa_ac.configs"
 ConfigStore.instance().store(name="collect_schema", node=CollectConfig)
@@ -34,6 +35,7 @@ ConfigStore.instance().store(name="export_schema", node=ExportConfig)
 ConfigStore.instance().store(name="train_decoder_schema", node=DecoderTrainConfig)
 ConfigStore.instance().store(name="train_head_schema", node=HeadTrainConfig)
 ConfigStore.instance().store(name="train_proposal_schema", node=ProposalTrainConfig)
+ConfigStore.instance().store(name="train_distance_schema", node=DistanceTrainConfig)
 
 
 def _plain(cfg: DictConfig, schema):
@@ -105,6 +107,15 @@ def train_proposal_app(cfg: DictConfig) -> None:
 
     c: ProposalTrainConfig = _plain(cfg, ProposalTrainConfig)
     print(f"{c.kind} proposal model written to {train_proposal(c)}")
+
+
+@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="train_distance")
+def train_distance_app(cfg: DictConfig) -> None:
+    """Train the temporal-distance head on the order of frames in play logs: the label-free planning energy."""
+    from vjepa_ac.training.distance import train_distance
+
+    c: DistanceTrainConfig = _plain(cfg, DistanceTrainConfig)
+    print(f"temporal-distance head written to {train_distance(c)}")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIGS, config_name="eval")
@@ -179,7 +190,7 @@ def merge_main() -> None:
 
 
 COMMANDS = {"collect": collect_app, "pretrain": pretrain_app, "encode": encode_app, "train": train_app, "train-decoder": train_decoder_app,
-            "train-head": train_head_app, "train-proposal": train_proposal_app,
+            "train-head": train_head_app, "train-proposal": train_proposal_app, "train-distance": train_distance_app,
             "eval": eval_app, "table": table_app, "tradeoff": tradeoff_app, "viz": viz_app, "export": export_app, "merge-results": merge_main}
 
 

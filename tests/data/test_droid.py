@@ -186,3 +186,33 @@ def test_fine_tuning_runs_on_droid(tmp_path, features):
     out = train(TrainConfig(dataset=str(root), mapping="droid", features=str(cache), out=str(tmp_path / "pred"), frames=3, batch_size=2,
                             steps=3, warmup=1, val_every=3, checkpoint_every=3, device="cpu", predictor=PredictorConfig(hidden=16, depth=1, heads=2)))
     assert load_predictor(out).cfg.action_dim == 7
+
+
+def test_the_label_free_energy_trains_on_droid_which_has_no_object_labels(tmp_path):
+    """The default energy's two heads train on a DROID-layout dataset, which has frames, the robot's state and actions
+    and nothing of the scene (no `observation.environment_state`): the temporal-distance head from the order of frames,
+    the readout head from the robot's own state; both record that they used no labels."""
+    import torch
+    from transformers import VJEPA2Config, VJEPA2Model
+
+    from vjepa_ac.models.distance import load_distance
+    from vjepa_ac.models.encoder import FrozenEncoder, Preprocess
+    from vjepa_ac.models.goal_head import load_head
+    from vjepa_ac.training.distance import DistanceArch, DistanceTrainConfig, train_distance
+    from vjepa_ac.training.features import EncodeConfig, encode_dataset
+    from vjepa_ac.training.head import HeadArch, HeadTrainConfig, train_head
+
+    root = tmp_path / "droid"
+    write_droid(root, "v3.0", [30, 45, 33])
+    assert not any("environment_state" in k for k in open_log(root).features)
+    torch.manual_seed(0)
+    enc = FrozenEncoder(VJEPA2Model(VJEPA2Config(hidden_size=32, num_attention_heads=2, num_hidden_layers=1, crop_size=32,
+                                                 patch_size=8, tubelet_size=1)), Preprocess(crop_size=32, mode="resize"))
+    cache = str(encode_dataset(EncodeConfig(dataset=str(root), mapping="droid", out=str(tmp_path / "feat"), dtype="float32"), enc))
+    common = dict(dataset=str(root), mapping="droid", features=cache, steps=4, warmup=1, batch_size=8, val_every=4,
+                  checkpoint_every=4, device="cpu")
+    distance = load_distance(train_distance(DistanceTrainConfig(out=str(tmp_path / "dist"), arch=DistanceArch(channels=4, hidden=16),
+                                                                val_pairs=32, **common)), enc)
+    head = load_head(train_head(HeadTrainConfig(out=str(tmp_path / "head"), arch=HeadArch(channels=4, hidden=16), **common)), enc)
+    assert distance.meta["labels"].startswith("none") and distance.cfg.reached > 0
+    assert head.meta["labels"] == [] and head.cfg.outputs == 7  # the DROID state: x, y, z, three angles, the gripper

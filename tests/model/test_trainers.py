@@ -14,6 +14,7 @@ import vjepa_ac.training.predictor as tr
 import vjepa_ac.training.decoder as td
 import vjepa_ac.training.head as th
 import vjepa_ac.training.proposal as tp
+import vjepa_ac.training.distance as tdist
 from vjepa_ac.models.decoder import DecoderConfig
 from vjepa_ac.models.predictor import PredictorConfig
 from vjepa_ac.training.trainer import WindowSampler, first_difference, split_episodes
@@ -32,10 +33,12 @@ def trainers(data, features, out):
         "train-head": (th.train_head, th.HeadTrainConfig(dataset=data, features=features, arch=th.HeadArch(channels=4, hidden=16), **common)),
         "train-proposal": (tp.train_proposal, tp.ProposalTrainConfig(dataset=data, features=features, kind="subgoal", val_batches=1,
                                                                      arch=tp.ProposalArch(channels=4, hidden=16), **common)),
+        "train-distance": (tdist.train_distance, tdist.DistanceTrainConfig(dataset=data, features=features, val_pairs=16,
+                                                                            arch=tdist.DistanceArch(channels=4, hidden=16), **common)),
     }
 
 
-@pytest.mark.parametrize("name", ["pretrain", "train", "train-decoder", "train-head", "train-proposal"])
+@pytest.mark.parametrize("name", ["pretrain", "train", "train-decoder", "train-head", "train-proposal", "train-distance"])
 def test_a_resume_with_other_settings_is_refused_naming_the_field(small_collection, features, tmp_path, name):
     run, cfg = trainers(small_collection.out, features, tmp_path / name)[name]
     run(cfg)
@@ -92,7 +95,7 @@ def test_the_first_difference_is_named_with_its_dotted_path():
     assert first_difference({"a": 1}, {"a": 1, "z": 0}) == "z"
 
 
-@pytest.mark.parametrize("name", ["pretrain", "train", "train-decoder", "train-head", "train-proposal"])
+@pytest.mark.parametrize("name", ["pretrain", "train", "train-decoder", "train-head", "train-proposal", "train-distance"])
 def test_every_trainer_trains_without_holding_out_and_logs_no_validation(small_collection, features, tmp_path, name):
     import csv
 

@@ -83,7 +83,8 @@ def test_the_learned_model_plans_actions_within_bounds_and_keeps_a_warm_start():
 def test_pick_and_place_plans_through_its_subgoals_in_order():
     env = make_panda("pick_place", image_height=48, image_width=48)
     obs, info = env.reset(seed=0)
-    agent = Agent(OracleWorldModel(), env.action_space.low, env.action_space.high, AgentConfig(subgoal_steps=2))
+    agent = Agent(OracleWorldModel(), env.action_space.low, env.action_space.high,
+                  AgentConfig(subgoal_advance="clock", subgoal_steps=2))
     agent.reset(info, env.max_episode_steps)
     assert len(agent.goals) == 5  # around the cube, held, lifted, carried, placed
     for _ in range(11):
@@ -167,7 +168,7 @@ def test_the_gripper_follows_each_sub_goals_state_when_asked():
     img = np.zeros((32, 32, 3), np.uint8)
     states = [{"ee_state": np.array([0.5, 0, 0.1, 0, 0, 0, c], np.float32)} for c in (0.0, 0.9, 0.9)]
     info = {"subgoal_images": [img] * 3, "subgoal_states": states}
-    agent = Agent(wm, -np.ones(7), np.ones(7), AgentConfig(gripper_from_goal="state", subgoal_steps=2,
+    agent = Agent(wm, -np.ones(7), np.ones(7), AgentConfig(gripper_from_goal="state", subgoal_advance="clock", subgoal_steps=2,
                                                            cem=AgentConfig().cem.__class__(samples=8, iterations=1, elites=2)))
     agent.reset(info, 6)
     obs = {"image": img, "ee_state": np.zeros(7, np.float32)}
@@ -191,24 +192,28 @@ def test_the_gripper_follows_what_the_goal_head_reads_off_each_sub_goal_image():
         def __call__(self, z):
             return torch.stack([z[..., 0, 0] * 0, z[..., 0, 0] * 0, z[..., 0, 0] * 0, z[..., 0, 0]], -1)
 
-    wm.head = Head()
+    wm.energy.head = Head()
     closures = iter([0.0, 0.9, 0.9])
 
     def goal(image, state=None):
         z = torch.zeros(16, 32)
         z[0, 0] = next(closures)
-        return LatentGoal(z, None, wm.head(z[None])[0])
+        return LatentGoal(z, wm.head(z[None])[0])
 
     wm.goal = goal
+    wm.energy.read = lambda z: None
+    wm.energy.cfg.head_weight = 0.0  # the stub head only reads the goals' gripper; it scores nothing
     img = np.zeros((32, 32, 3), np.uint8)
-    agent = Agent(wm, -np.ones(7), np.ones(7), AgentConfig(gripper_from_goal="auto", subgoal_steps=2,
+    agent = Agent(wm, -np.ones(7), np.ones(7), AgentConfig(gripper_from_goal="auto", subgoal_advance="clock", subgoal_steps=2,
                                                            cem=AgentConfig().cem.__class__(samples=8, iterations=1, elites=2)))
     assert agent.gripper_mode == "image"
     agent.reset({"subgoal_images": [img] * 3}, 6)  # no subgoal_states: nothing privileged
-    assert agent.grippers == [-1.0, 1.0, 1.0]
+    obs = {"image": img, "ee_state": np.zeros(7, np.float32)}
+    assert [float(agent.act(obs)[-1]) for _ in range(6)] == [-1.0, -1.0, 1.0, 1.0, 1.0, 1.0]
     wm_plain = tiny_world_model()  # no head: "auto" plans the gripper
-    assert Agent(wm_plain, -np.ones(7), np.ones(7), AgentConfig()).gripper_mode is None
-    with pytest.raises(ValueError, match="reads the goal's gripper through the goal-distance head"):
+    assert Agent(wm_plain, -np.ones(7), np.ones(7), AgentConfig(gripper_from_goal="auto")).gripper_mode is None
+    assert Agent(wm_plain, -np.ones(7), np.ones(7), AgentConfig()).gripper_mode is None  # the default: planned
+    with pytest.raises(ValueError, match="reads the goal's gripper through the readout head"):
         Agent(wm_plain, -np.ones(7), np.ones(7), AgentConfig(gripper_from_goal="image")).reset({"goal_image": img}, 4)
 
 
@@ -232,3 +237,29 @@ def test_the_gripper_follows_the_proposal_policys_command_toward_the_goal_image(
     assert grip == [-1.0, -1.0, 1.0, 1.0]
     with pytest.raises(ValueError, match="agent.proposal"):
         Agent(wm, -np.ones(7), np.ones(7), AgentConfig(gripper_from_goal="policy"))
+
+
+def test_sub_goals_advance_when_the_world_model_says_the_current_one_is_reached_not_on_a_clock():
+    """The default schedule moves on once `reached(ctx, goal)` says so (the distance head's calibrated threshold),
+    however many steps that takes; the clock is an option."""
+    wm = tiny_world_model()
+    arrivals = {3, 5}  # the control steps at which the frame is at its current sub-goal
+    step = {"n": 0}
+    wm.reached = lambda ctx, goal: step["n"] in arrivals
+    img = np.zeros((32, 32, 3), np.uint8)
+    cem = AgentConfig().cem.__class__(samples=8, iterations=1, elites=2)
+    agent = Agent(wm, -np.ones(7), np.ones(7), AgentConfig(cem=cem))
+    agent.reset({"subgoal_images": [img] * 3}, 60)
+    obs = {"image": img, "ee_state": np.zeros(7, np.float32)}
+    for n in range(8):
+        step["n"] = n
+        agent.act(obs)
+    assert [r.goal_index for r in agent.records] == [0, 0, 0, 1, 1, 2, 2, 2]
+    clock = Agent(wm, -np.ones(7), np.ones(7), AgentConfig(cem=cem, subgoal_advance="clock", subgoal_steps=2))
+    clock.reset({"subgoal_images": [img] * 3}, 60)
+    for n in range(6):
+        step["n"] = n
+        clock.act(obs)
+    assert [r.goal_index for r in clock.records] == [0, 0, 1, 1, 2, 2]
+    with pytest.raises(ValueError, match="subgoal_advance"):
+        AgentConfig(subgoal_advance="sometimes")

@@ -5,7 +5,8 @@ field. `identity` is what decides an evaluation's results (the folder it resumes
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import json
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
 from vjepa_ac.environment import EnvConfig, make_env
@@ -13,7 +14,7 @@ from vjepa_ac.eval.episode import POLICIES
 from vjepa_ac.eval.pool import build
 from vjepa_ac.models.weights import DEFAULT_NAMES
 from vjepa_ac.planning.agent import AgentConfig
-from vjepa_ac.planning.energy import METRICS, EnergyConfig, anchor_mode
+from vjepa_ac.planning.energy import EnergyConfig
 from vjepa_ac.planning.ladder import NAMES, rung
 from vjepa_ac.planning.truth import OracleConfig
 
@@ -46,48 +47,32 @@ class EvalConfig:
     decoder: str | None = None  # default or a `train-decoder` folder: the recordings show imagined frames decoded to pixels
     max_error_rate: float = 0.0  # the share of episodes that may crash before the command exits non-zero (long sweeps)
     progress: bool | None = None  # None: only when stderr is a terminal
+    label: str | None = None  # the row name a table gives these settings (written into results.json)
 
 
-RUN_ONLY = ("out", "workers", "threads", "videos", "progress", "episodes", "rerun", "rerun_episodes", "decoder", "max_error_rate")
+RUN_ONLY = ("out", "workers", "threads", "videos", "progress", "episodes", "rerun", "rerun_episodes", "decoder", "max_error_rate", "label")
+
+
+def differences(value, default) -> dict | None:
+    """The fields of a dataclass `value` that differ from `default` (nested ones as nested dicts), or None if none do."""
+    if is_dataclass(value) and type(value) is type(default):
+        out = {}
+        for f in fields(value):
+            d = differences(getattr(value, f.name), getattr(default, f.name))
+            if d is not None:
+                out[f.name] = d
+        return out or None
+    plain = json.loads(json.dumps(asdict(value) if is_dataclass(value) else value))
+    return None if plain == json.loads(json.dumps(asdict(default) if is_dataclass(default) else default)) else plain
 
 
 def identity(cfg: EvalConfig) -> dict:
-    """The settings that decide the results (not how many workers ran them, or which episodes get videos)."""
-    d = asdict(cfg)
+    """The settings that decide the results, as the fields that differ from their defaults (not how many workers ran
+    them, or which episodes get videos): a field added later, at its default, leaves older folders resumable."""
+    d = differences(cfg, EvalConfig()) or {}
     for k in RUN_ONLY:
-        d.pop(k)
-    for k in ("kwargs", "camera"):  # folders written before these fields existed stay resumable
-        if not d["env"][k]:
-            d["env"].pop(k)
-    gripper = effective_gripper(cfg)
-    if gripper is None:  # no gripper held from the goal: folders from before the option stay resumable
-        for k in ("gripper_from_goal", "gripper_threshold"):
-            d["agent"].pop(k)
-    else:
-        d["agent"]["gripper_from_goal"] = gripper
-    if not (d["agent"]["proposal"] or d["agent"]["latent_subgoals"]):  # folders from before the proposals stay resumable
-        for k in ("proposal", "proposal_init", "latent_subgoals", "latent_every"):
-            d["agent"].pop(k)
-    for name in ("cem", "mppi"):
-        if not d["agent"][name]["prior_share"]:
-            d["agent"][name].pop("prior_share")
-    if d["energy"]["head"] is None:  # folders written before the goal head existed stay resumable
-        d["energy"].pop("head")
+        d.pop(k, None)
     return d
-
-
-def effective_gripper(cfg: EvalConfig) -> str | None:
-    """What `agent.gripper_from_goal` means for these settings: "image", "state" or None ("auto" is "image" when the
-    planner's world model reads the goal through a goal-distance head, which reads the gripper)."""
-    from vjepa_ac.planning.agent import gripper_source
-    from vjepa_ac.planning.energy import head_source
-
-    if cfg.policy != "planner":
-        return None
-    value = cfg.agent.gripper_from_goal
-    if value == "auto":
-        return "image" if rung(cfg.world_model).encoder and head_source(cfg.energy.head, cfg.encoder) else None
-    return gripper_source(value)
 
 
 def check_config(cfg: EvalConfig) -> dict:
@@ -98,34 +83,22 @@ def check_config(cfg: EvalConfig) -> dict:
 
 
 def check_settings(cfg: EvalConfig) -> None:
-    """Every check that builds no world model: values, names, the env, the encoder's view; `auto` resolved in place."""
+    """Every check that builds no world model: values, names, the env, the encoder's view; `auto` resolved in place.
+    Each nested config checks its own fields (again here: a field may have been set after it was built)."""
     if cfg.policy not in POLICIES:
         raise ValueError(f"policy must be one of {POLICIES}, got {cfg.policy!r}")
     rules = {"episodes": cfg.episodes >= 1, "workers": cfg.workers >= 1, "threads": cfg.threads >= 0, "videos": cfg.videos >= 0,
-             "agent.horizon": cfg.agent.horizon >= 1, "max_error_rate": 0 <= cfg.max_error_rate <= 1,
-             "agent.mppi.temperature": cfg.agent.mppi.temperature > 0, "agent.subgoal_steps": cfg.agent.subgoal_steps >= 0}
+             "max_error_rate": 0 <= cfg.max_error_rate <= 1}
     bad = [k for k, ok in rules.items() if not ok]
     if bad:
-        value = cfg
-        for part in bad[0].split("."):
-            value = getattr(value, part)
-        raise ValueError(f"out-of-range eval setting {bad[0]}={value!r} (episodes, workers, agent.horizon >= 1; threads, "
-                         "videos, agent.subgoal_steps >= 0; agent.mppi.temperature > 0; 0 <= max_error_rate <= 1)")
-    if cfg.planner not in ("cem", "mppi", "policy"):
-        raise ValueError(f"planner must be 'cem', 'mppi' or 'policy', got {cfg.planner!r}")
-    for name in ("cem", "mppi"):
-        p = getattr(cfg.agent, name)
-        if not (p.samples >= 1 and p.iterations >= 1 and 1 <= p.elites <= p.samples and p.init_std > 0 and p.min_std >= 0):
-            raise ValueError(f"agent.{name}: samples, iterations >= 1, 1 <= elites <= samples, init_std > 0, min_std >= 0; "
-                             f"got samples={p.samples}, iterations={p.iterations}, elites={p.elites}, "
-                             f"init_std={p.init_std}, min_std={p.min_std}")
-    if cfg.energy.metric not in METRICS:
-        raise ValueError(f"energy.metric must be one of {METRICS}, got {cfg.energy.metric!r}")
-    cfg.energy.anchor = anchor_mode(cfg.energy.anchor)
+        raise ValueError(f"out-of-range eval setting {bad[0]}={getattr(cfg, bad[0])!r} (episodes, workers >= 1; threads, "
+                         "videos >= 0; 0 <= max_error_rate <= 1)")
+    cfg.agent.planner = cfg.planner
+    for part in (cfg.agent, cfg.agent.cem, cfg.agent.mppi, cfg.energy):
+        part.__post_init__()
     from vjepa_ac.device import pick_device
 
     cfg.device = str(pick_device(cfg.device))  # `auto` resolved once; a device that is not here fails now
-    cfg.agent.planner = cfg.planner
     fill_camera(cfg)
     check_sources(cfg)
     r = rung(cfg.world_model)
@@ -139,9 +112,10 @@ def check_settings(cfg: EvalConfig) -> None:
         if str(cfg.decoder) != "default" and not (Path(cfg.decoder) / "config.json").exists():
             raise FileNotFoundError(f"decoder={cfg.decoder}: {Path(cfg.decoder) / 'config.json'} is missing: not a decoder "
                                     "folder (train one with `vjepa-ac train-decoder`)")
-    if cfg.energy.head not in (None, "auto") and not r.encoder:
-        raise ValueError(f"energy.head reads encoder tokens; world_model={cfg.world_model} scores no tokens (use a learned "
-                         "predictor or sim+image)")
+    for name in ("head", "distance"):
+        if getattr(cfg.energy, name) not in (None, "auto") and not r.encoder:
+            raise ValueError(f"energy.{name} reads encoder tokens; world_model={cfg.world_model} scores no tokens (use a "
+                             "learned predictor or sim+image)")
 
 
 def build_checked(cfg: EvalConfig) -> dict:

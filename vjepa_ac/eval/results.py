@@ -32,7 +32,7 @@ def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def summarise(rows: list[dict], cfg, model: str | None = None) -> dict:
+def summarise(rows: list[dict], cfg, model: str | None = None, robot: str | None = None) -> dict:
     """Success rate with its Wilson interval, distances, steps, planning time and failures of a set of episodes."""
     n = len(rows)
     k = sum(r["success"] for r in rows)
@@ -41,8 +41,13 @@ def summarise(rows: list[dict], cfg, model: str | None = None) -> dict:
     lo, hi = wilson(k, n)
     errors = [r for r in rows if r.get("error") is not None]
     lenient = [r["lenient_success"] for r in rows if r.get("lenient_success") is not None]
+    from vjepa_ac.eval.protocol import describe, row_label
+
+    protocol = describe(cfg, robot)
     return {
         "task": rows[0].get("task") if rows else None,
+        "row": cfg.label or row_label(protocol),
+        "protocol": protocol,
         "env": cfg.env.id,
         "policy": cfg.policy,
         "world_model": cfg.world_model if cfg.policy == "planner" else None,
@@ -66,10 +71,10 @@ def summarise(rows: list[dict], cfg, model: str | None = None) -> dict:
     }
 
 
-def write_results(root: Path, rows: list[dict], cfg, model: str | None = None) -> dict:
+def write_results(root: Path, rows: list[dict], cfg, model: str | None = None, robot: str | None = None) -> dict:
     """results.json and episodes.csv from the episode rows, each written atomically."""
     rows = sorted(rows, key=lambda r: r["episode"])
-    summary = summarise(rows, cfg, model)
+    summary = summarise(rows, cfg, model, robot)
     buf = io.StringIO()
     w = csv.DictWriter(buf, CSV_FIELDS, extrasaction="ignore")
     w.writeheader()

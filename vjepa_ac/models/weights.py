@@ -103,6 +103,25 @@ def load_model(model: nn.Module, state: dict[str, torch.Tensor], path: Path, met
     return model.eval().requires_grad_(False)
 
 
+def part_source(setting: str | None, part: str, world_model: str = "default", encoder: str = "default",
+                robot: str | None = None) -> Path | None:
+    """The folder a setting such as `energy.head` or `energy.distance` names for one `part` of a world model: null for
+    none; "auto" for the part of the default the world model names (the robot's own for any other world model), with
+    the shipped encoder only (none with another: its tokens would be foreign to the shipped part); "labelled" for
+    that default's `<part>-labelled` (trained with simulator labels: a ladder rung); a default's name for its part;
+    else the path given."""
+    if setting is None:
+        return None
+    base = resolve(world_model if is_default(world_model) else "default", robot)
+    if setting == "auto":
+        return weights_dir(base, part) if str(encoder) == "default" else None
+    if setting == "labelled":
+        return weights_dir(base, f"{part}-labelled")
+    if is_default(setting):
+        return weights_dir(resolve(setting, robot), part)
+    return Path(setting)
+
+
 def robot_of(env) -> str | None:
     """The robot an env drives (its `robot_type`), None without an env."""
     return None if env is None else getattr(getattr(env, "unwrapped", env), "robot_type", "panda_sim")

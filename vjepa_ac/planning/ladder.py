@@ -11,6 +11,8 @@ From truth to learning, so that every failure has an address:
 - `sim+pixels`: true rollouts scored by the raw-pixel L1 to the goal image (the floor: everything seen, unweighted);
 - anything else names a learned predictor (`default`: the env's robot's shipped default; `default-panda`,
   `default-jaco`; a folder; a release file): frozen encoder + predictor;
+- `nothing-moves`: the default's encoder and a predictor that imagines every frame the same as the current one (the
+  state still integrated): with the same energy beside a learned row, what the learned imagination contributes;
 - `oracle`: a kinematic model of the true state, cheap and optimistic.
 """
 
@@ -36,6 +38,9 @@ RUNGS = {
     "sim+image": Rung("image", True, True, False, "true dynamics, the image-goal energy of the rendered outcome"),
     "sim+pixels": Rung("pixels", True, False, False, "true dynamics, raw-pixel L1 of the rendered outcome"),
     "oracle": Rung("kinematic", False, False, False, "kinematic model of the true state"),
+    # the default predictor of the env's robot with its output replaced by its input: imagines nothing, integrates
+    # the state; beside a learned row with the same energy it shows what the learned imagination contributes
+    "nothing-moves": Rung("still", False, True, True, "frozen encoder, a predictor that imagines nothing moves"),
 }
 LEARNED = Rung("learned", False, True, True, "frozen encoder + action-conditioned predictor")
 NAMES = ("default", "default-panda", "default-jaco", *RUNGS)  # the names a world_model setting may take besides a predictor folder or release file
@@ -49,35 +54,39 @@ def rung(world_model: str) -> Rung:
 def build_world_model(world_model: str, encoder: str, energy, oracle, device, bf16: bool = False, env=None):
     """The world model named by `world_model`; the in-env rungs plan inside `env` (the one they act in).
 
-    energy: EnergyConfig (its `head` is loaded here and checked against the encoder); oracle: OracleConfig."""
-    from vjepa_ac.models.weights import is_default, resolve, robot_of
-    from vjepa_ac.planning.world_model import LatentWorldModel
+    energy: EnergyConfig (its heads are found here, `weights.part_source`, and checked against the encoder);
+    oracle: OracleConfig."""
+    from vjepa_ac.models.weights import part_source, resolve, robot_of
+    from vjepa_ac.planning.energy import Energy
     from vjepa_ac.planning.truth import OracleWorldModel, SimWorldModel
+    from vjepa_ac.planning.world_model import LatentWorldModel, NothingMoves
 
     r = rung(world_model)
     if r.score == "kinematic":
         return OracleWorldModel(oracle, device)
-    enc = head = None
+    enc = model_energy = None
+    robot = robot_of(env)
     if r.encoder:
+        from vjepa_ac.models.distance import load_distance
         from vjepa_ac.models.encoder import load_encoder
         from vjepa_ac.models.goal_head import load_head
 
-        from vjepa_ac.planning.energy import head_source
-
         enc = load_encoder(encoder)
-        # the head of the default the world model names, else (a trained folder, or a true-dynamics rung) the robot's
-        robot = robot_of(env)
-        source = head_source(energy.head, encoder, resolve(world_model if is_default(world_model) else "default", robot))
-        head = load_head(source, enc) if source else None
+        head_src = part_source(energy.head, "head", world_model, encoder, robot)
+        dist_src = part_source(energy.distance, "distance", world_model, encoder, robot)
+        model_energy = Energy(energy, load_head(head_src, enc) if head_src else None,
+                              load_distance(dist_src, enc) if dist_src else None, device)
     if r.in_env:
         if env is None:
             raise ValueError(f"world_model={world_model} plans inside the env it acts in: pass the env")
-        return SimWorldModel(env.unwrapped, oracle, enc, energy, device, r.score, head)
+        return SimWorldModel(env.unwrapped, oracle, enc, model_energy, device, r.score)
     from vjepa_ac.models.predictor import load_predictor
 
+    if r.score == "still":
+        return LatentWorldModel(enc, NothingMoves(load_predictor(resolve("default", robot))), model_energy, device, bf16)
     if world_model == "default":
-        world_model = resolve(world_model, robot_of(env))  # the default of the robot the env drives
-    return LatentWorldModel(enc, load_predictor(world_model), energy, device, bf16, head)
+        world_model = resolve(world_model, robot)  # the default of the robot the env drives
+    return LatentWorldModel(enc, load_predictor(world_model), model_energy, device, bf16)
 
 
 def model_identity(world_model: str) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from vjepa_ac.models.encoder import FrozenEncoder
-from vjepa_ac.planning.energy import EnergyConfig, frame_energy, head_energy, latent_energy
+from vjepa_ac.planning.energy import Energy, EnergyConfig
 
 
 # ----- the oracle ----------------------------------------------------------------------------------------------------
@@ -80,13 +80,23 @@ def state_energy(x: torch.Tensor, goal: torch.Tensor, c: OracleConfig) -> torch.
 class OracleContext:
     state: torch.Tensor  # [12]: tcp xyz, roll pitch yaw, closure, object xyz, held flag, pad
 
+    @property
+    def ee_state(self) -> torch.Tensor:
+        """The robot's own state [7] (hand pose and closure)."""
+        return self.state[:7]
+
 
 class OracleWorldModel:
     """Scores action sequences with the true simulator state instead of learned embeddings: an upper bound.
 
+    It holds no tokens (`encoder` and `energy` are None).
+
     It separates "the loop is right" from "the model is good". It reads `obs['privileged']` (tcp and object position)
     and the goal's true state from reset info (`goal_state`), so it works with envs that provide both.
     """
+
+    encoder = None
+    energy = None
 
     def __init__(self, cfg: OracleConfig | None = None, device: str | torch.device = "cpu"):
         self.cfg = cfg or OracleConfig()
@@ -141,6 +151,12 @@ class OracleWorldModel:
     def distance(self, ctx: OracleContext, goal: torch.Tensor) -> float:
         return float(self._energy(ctx.state, goal))
 
+    def goal_from_tokens(self, z: torch.Tensor):
+        raise ValueError("the kinematic oracle plans to true states, not to tokens (latent sub-goals need a world model with tokens)")
+
+    def reached(self, ctx: OracleContext, goal: torch.Tensor) -> bool | None:
+        return None  # no calibrated threshold: `agent.subgoal_tolerance` (or the clock) moves it on
+
 
 # ----- the simulator oracle ------------------------------------------------------------------------------------------
 def state_l1(x: torch.Tensor, goal: torch.Tensor, weights=None) -> torch.Tensor:
@@ -179,6 +195,7 @@ class SimGoal:
     z: torch.Tensor | None = None  # [N, D]
     image: np.ndarray | None = None  # [H, W, 3]
     read: torch.Tensor | None = None  # [K]
+    features: torch.Tensor | None = None  # [N, C] the distance head's reduced goal tokens
 
 
 class SimWorldModel:
@@ -197,8 +214,8 @@ class SimWorldModel:
     """
 
     def __init__(self, env, cfg: OracleConfig | None = None, encoder: FrozenEncoder | None = None,
-                 energy: EnergyConfig | None = None, device: str | torch.device = "cpu", score: str | None = None,
-                 head=None):
+                 energy: Energy | EnergyConfig | None = None, device: str | torch.device = "cpu", score: str | None = None,
+                 head=None, distance=None):
         if not hasattr(env, "simulate"):
             raise ValueError(f"world_model=sim needs an env with simulate(actions, render); {type(env).__name__} has none")
         score = score or ("image" if encoder is not None else "shaped")
@@ -208,50 +225,55 @@ class SimWorldModel:
             raise ValueError("a sim world model scored by embeddings (sim+image) needs an encoder")
         self.env, self.cfg, self.device, self.score = env, cfg or OracleConfig(), torch.device(device), score
         self.encoder = encoder.to(self.device).eval() if score == "image" else None
-        self.energy = energy or EnergyConfig()
-        self.head = head.to(self.device).eval() if head is not None else None
+        if score == "image" and not isinstance(energy, Energy):
+            energy = Energy(energy or EnergyConfig(), head, distance, self.device)
+        self.energy = energy if score == "image" else None
+
+    @property
+    def head(self):
+        return self.energy.head if self.energy is not None else None
 
     @property
     def renders(self) -> bool:
         return self.score in ("image", "pixels")
 
-    def _read(self, z: torch.Tensor | None) -> torch.Tensor | None:
-        return self.head(z[None])[0] if self.head is not None and z is not None else None
+    def _embed(self, obs_or_image) -> torch.Tensor | None:
+        return self.encoder.embed_images(np.asarray(obs_or_image)[None])[0] if self.score == "image" else None
 
     def observe(self, obs: dict) -> SimContext:
         if "privileged" not in obs:
             raise ValueError("the sim world model needs the env's privileged observation ('privileged')")
         state = state_vector(obs["ee_state"], obs["privileged"]["object_pos"], device=self.device)
-        z = self.encoder.embed_images(np.asarray(obs["image"])[None])[0] if self.score == "image" else None
+        z = self._embed(obs["image"])
         ee = torch.as_tensor(np.asarray(obs["ee_state"], dtype=np.float32), device=self.device)
-        return SimContext(state, z, np.asarray(obs["image"]) if self.score == "pixels" else None, self._read(z), ee)
+        read = self.energy.read(z) if z is not None else None
+        return SimContext(state, z, np.asarray(obs["image"]) if self.score == "pixels" else None, read, ee)
 
     def goal(self, image: np.ndarray | None, state: dict | None = None) -> SimGoal:
         if state is None:
             raise ValueError("the sim world model needs the goal's true state (reset info 'goal_state')")
         if self.renders and image is None:
             raise ValueError(f"a sim world model scored by {self.score} needs a goal image (reset info 'goal_image')")
-        z = self.encoder.embed_images(np.asarray(image)[None])[0] if self.score == "image" else None
-        return SimGoal(state_vector(state["ee_state"], state["object_pos"], device=self.device), z,
-                       np.asarray(image) if self.score == "pixels" else None, self._read(z))
+        true = state_vector(state["ee_state"], state["object_pos"], device=self.device)
+        if self.score == "image":
+            code = self.energy.goal(self._embed(image))
+            return SimGoal(true, code.z, None, code.read, code.features)
+        return SimGoal(true, None, np.asarray(image) if self.score == "pixels" else None)
 
     def goal_from_tokens(self, z: torch.Tensor) -> SimGoal:
         """A goal given by tokens [N, D] (a proposed latent sub-goal): scored by embeddings only (sim+image)."""
         if self.score != "image":
             raise ValueError(f"a goal given by tokens is scored by embeddings; this sim world model scores {self.score}")
-        return SimGoal(torch.full((12,), float("nan"), device=self.device), z, None, self._read(z))
+        code = self.energy.goal(z)
+        return SimGoal(torch.full((12,), float("nan"), device=self.device), code.z, None, code.read, code.features)
 
     def cost(self, ctx: SimContext, goal: SimGoal, actions: torch.Tensor) -> torch.Tensor:
         """Energy [S] of action sequences [S, H, A], rolled out in the simulator."""
         out = self.env.simulate(actions.detach().cpu().numpy(), render=self.renders)
         if self.score == "image":
             z = self.encoder.embed_images(out["image"])[:, None]  # [S, 1, N, D]: the view after the last action
-            if self.head is None:
-                e = latent_energy(z, goal.z, self.energy)
-            else:
-                s_pred = torch.as_tensor(out["ee_state"][:, -1:], device=self.device)  # [S, 1, 7]: the true state after it
-                anchor = (ctx.read, ctx.ee_state, s_pred) if self.energy.anchor else None
-                e = head_energy(self.head, z, goal.read, anchor, self.energy.anchor)
+            s_pred = torch.as_tensor(out["ee_state"][:, -1:], device=self.device)  # [S, 1, 7]: the true state after it
+            e = self.energy.score(z, goal, (ctx.read, ctx.ee_state), s_pred)
         elif self.score == "pixels":
             e = pixel_l1(out["image"], goal.image).to(self.device)
         else:
@@ -262,9 +284,13 @@ class SimWorldModel:
 
     def distance(self, ctx: SimContext, goal: SimGoal) -> float:
         if self.score == "image":
-            return float(self.head.distance(ctx.read, goal.read)) if self.head is not None else frame_energy(ctx.z, goal.z, self.energy)
+            return self.energy.frame(ctx.z, goal, ctx.read)
         if self.score == "pixels":
             return float(pixel_l1(ctx.image[None], goal.image)[0])
         if self.score == "state":
             return float(state_l1(ctx.state, goal.state, self.cfg.state_weights))
         return float(state_energy(ctx.state, goal.state, self.cfg))
+
+    def reached(self, ctx: SimContext, goal: SimGoal) -> bool | None:
+        """Whether the frame is at the goal, as the energy's distance head reads it (sim+image with one; else None)."""
+        return self.energy.reached(ctx.z, goal) if self.score == "image" else None

@@ -1,78 +1,126 @@
-"""The learned world model the agent plans with: a frozen encoder and an action-conditioned predictor (the
-simulator-truth rungs are in `truth.py`).
+"""The learned world model the agent plans with (a frozen encoder and an action-conditioned predictor), the protocol
+every world model follows, and the "nothing moves" predictor that shows what a learned one contributes. The
+simulator-truth rungs are in `truth.py`.
 
-Every world model answers the same three questions, so the agent and the planners never know which one they hold:
-`observe(obs)` (the current situation), `goal(image, state)` (where to go), `cost(ctx, goal, actions[S, H, A]) -> [S]`.
+Every world model answers the same questions, so the agent and the planners never know which one they hold:
+`observe(obs)` (the current situation), `goal(image, state)` (where to go), `cost(ctx, goal, actions[S, H, A]) -> [S]`,
+`distance(ctx, goal)` (the current frame's energy) and `reached(ctx, goal)` (whether a sub-goal is reached).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
+from torch import nn
 
 from vjepa_ac.models.encoder import FrozenEncoder
-from vjepa_ac.planning.energy import EnergyConfig, frame_energy, head_energy, latent_energy
 from vjepa_ac.models.predictor import ACPredictor
+from vjepa_ac.planning.energy import Energy, EnergyConfig, GoalCode
+
+
+@runtime_checkable
+class WorldModel(Protocol):
+    """What the agent needs of a world model. `encoder` is None and `energy` None for the ones without tokens."""
+
+    encoder: FrozenEncoder | None
+    energy: Energy | None
+
+    def observe(self, obs: dict): ...
+
+    def goal(self, image: np.ndarray | None, state: dict | None = None): ...
+
+    def goal_from_tokens(self, z: torch.Tensor): ...
+
+    def cost(self, ctx, goal, actions: torch.Tensor) -> torch.Tensor: ...
+
+    def distance(self, ctx, goal) -> float: ...
+
+    def reached(self, ctx, goal) -> bool | None: ...
 
 
 @dataclass
 class LatentContext:
     z: torch.Tensor  # [N, D] layer-normed embedding of the current frame
     state: torch.Tensor  # [S_dim] end-effector state
-    read: torch.Tensor | None = None  # [K] what the goal-distance head reads off the frame, when planning with one
+    read: torch.Tensor | None = None  # [K] what the readout head reads off the frame, when planning with one
+
+    @property
+    def ee_state(self) -> torch.Tensor:
+        """The robot's own state (every context has one)."""
+        return self.state
 
 
 @dataclass
-class LatentGoal:
-    z: torch.Tensor  # [N, D] layer-normed embedding of the goal image
+class LatentGoal(GoalCode):
     state: torch.Tensor | None = None  # [S_dim] the goal's end-effector state, when known (energy.state_weight)
-    read: torch.Tensor | None = None  # [K] what the goal-distance head reads off the goal image
+
+
+class NothingMoves(nn.Module):
+    """A predictor that imagines nothing: every imagined frame is the current one, while the state is integrated
+    along the actions by the wrapped predictor's own rule. Planning with it, beside the learned predictor and with
+    the same energy, shows what the learned imagination contributes (`world_model=nothing-moves`)."""
+
+    def __init__(self, predictor: ACPredictor):
+        super().__init__()
+        self.inner = predictor
+        self.cfg = predictor.cfg
+
+    def rollout(self, z0: torch.Tensor, s0: torch.Tensor, actions: torch.Tensor, use_cache: bool = True) -> torch.Tensor:
+        """z0 [B, N, D] repeated over the H steps of actions [B, H, A] -> [B, H, N, D]."""
+        return z0[:, None].expand(-1, actions.shape[1], -1, -1)
+
+    def next_state(self, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return self.inner.next_state(state, action)
 
 
 class LatentWorldModel:
     """Plans in the embedding space of a frozen V-JEPA encoder with an action-conditioned predictor."""
 
-    def __init__(self, encoder: FrozenEncoder, predictor: ACPredictor, energy: EnergyConfig | None = None,
-                 device: str | torch.device = "cpu", bf16: bool = False, head=None):
+    def __init__(self, encoder: FrozenEncoder, predictor: ACPredictor | NothingMoves, energy: Energy | EnergyConfig | None = None,
+                 device: str | torch.device = "cpu", bf16: bool = False, head=None, distance=None):
+        """energy: an Energy, or an EnergyConfig with the `head` and `distance` modules it uses."""
         if (encoder.num_patches, encoder.dim) != (predictor.cfg.tokens, predictor.cfg.embed_dim):
             raise ValueError(f"encoder gives {encoder.num_patches} tokens of width {encoder.dim}, predictor expects "
                              f"{predictor.cfg.tokens} of width {predictor.cfg.embed_dim}")
         self.device = torch.device(device)
         self.encoder = encoder.to(self.device).eval()
         self.predictor = predictor.to(self.device).eval()
-        self.energy = energy or EnergyConfig()
-        self.head = head.to(self.device).eval() if head is not None else None
+        if not isinstance(energy, Energy):
+            energy = Energy(energy or EnergyConfig(), head, distance, self.device)
+        self.energy = energy
         self.bf16 = bf16 and self.device.type == "cuda"  # bf16 matmuls are slow on CPUs without AMX/AVX-512
+
+    @property
+    def head(self):
+        return self.energy.head
 
     def embed(self, images: np.ndarray) -> torch.Tensor:
         """Frames uint8 [B, H, W, 3] -> layer-normed embeddings [B, N, D]."""
         return self.encoder.embed_images(images)
 
-    def _read(self, z: torch.Tensor) -> torch.Tensor | None:
-        return self.head(z[None])[0] if self.head is not None else None
-
     def observe(self, obs: dict) -> LatentContext:
         state = torch.as_tensor(np.asarray(obs["ee_state"], dtype=np.float32), device=self.device)
         z = self.embed(np.asarray(obs["image"])[None])[0]
-        return LatentContext(z, state, self._read(z))
+        return LatentContext(z, state, self.energy.read(z))
 
     def goal(self, image: np.ndarray | None, state: dict | None = None) -> LatentGoal:
         """The goal embedding [N, D] of a goal image uint8 [H, W, 3], with its end-effector state if given."""
         if image is None:
             raise ValueError("the learned world model needs a goal image (reset info 'goal_image')")
         goal_state = None
-        if self.energy.state_weight > 0:
+        if self.energy.cfg.state_weight > 0:
             if state is None or "ee_state" not in state:
                 raise ValueError("energy.state_weight > 0 needs the goal's end-effector state (reset info 'goal_state')")
             goal_state = torch.as_tensor(np.asarray(state["ee_state"], dtype=np.float32), device=self.device)
-        z = self.embed(np.asarray(image)[None])[0]
-        return LatentGoal(z, goal_state, self._read(z))
+        return self.goal_from_tokens(self.embed(np.asarray(image)[None])[0], goal_state)
 
-    def goal_from_tokens(self, z: torch.Tensor) -> LatentGoal:
-        """A goal given by tokens [N, D] (a proposed latent sub-goal) instead of an image."""
-        return LatentGoal(z, None, self._read(z))
+    def goal_from_tokens(self, z: torch.Tensor, state: torch.Tensor | None = None) -> LatentGoal:
+        """A goal given by tokens [N, D] (a goal image's, or a proposed latent sub-goal)."""
+        code = self.energy.goal(z)
+        return LatentGoal(code.z, code.read, code.features, state)
 
     @torch.no_grad()
     def imagine(self, ctx: LatentContext, actions: torch.Tensor) -> torch.Tensor:
@@ -95,23 +143,20 @@ class LatentWorldModel:
         return torch.stack(out, 1)
 
     def cost(self, ctx: LatentContext, goal: LatentGoal, actions: torch.Tensor) -> torch.Tensor:
-        """Energy [S] of action sequences [S, H, A]: the token distance or the goal head's, plus the optional
+        """Energy [S] of action sequences [S, H, A]: the energy of the imagined outcome, plus the optional
         end-effector term."""
         z = self.imagine(ctx, actions)  # [S, H, N, D]
-        need_states = (self.head is not None and self.energy.anchor) or (goal.state is not None and self.energy.state_weight > 0)
-        s = self.states(ctx, actions) if need_states else None  # [S, H, S_dim]
-        if self.head is None:
-            e = latent_energy(z, goal.z, self.energy)
-        else:
-            steps = slice(None) if self.energy.per_step else slice(-1, None)
-            anchor = (ctx.read, ctx.state, s[:, steps]) if self.energy.anchor else None
-            e = head_energy(self.head, z[:, steps], goal.read, anchor, self.energy.anchor)
-        if goal.state is not None and self.energy.state_weight > 0:
-            e = e + self.energy.state_weight * (s[:, -1, :3] - goal.state[:3]).abs().sum(1)
+        privileged = goal.state is not None and self.energy.cfg.state_weight > 0
+        s = self.states(ctx, actions) if self.energy.needs_states or privileged else None  # [S, H, S_dim]
+        e = self.energy.score(z, goal, (ctx.read, ctx.state), s)
+        if privileged:
+            e = e + self.energy.cfg.state_weight * (s[:, -1, :3] - goal.state[:3]).abs().sum(1)
         return e
 
     def distance(self, ctx: LatentContext, goal: LatentGoal) -> float:
         """Energy of the current frame itself against the goal."""
-        if self.head is not None:
-            return float(self.head.distance(ctx.read, goal.read))
-        return frame_energy(ctx.z, goal.z, self.energy)
+        return self.energy.frame(ctx.z, goal, ctx.read)
+
+    def reached(self, ctx: LatentContext, goal: LatentGoal) -> bool | None:
+        """Whether the current frame is at the goal, as the energy's distance head reads it (None without one)."""
+        return self.energy.reached(ctx.z, goal)

@@ -1,7 +1,8 @@
 """`vjepa-ac train-head`: train the goal-distance head (`goal_head.py`) on a trajectory log and its feature cache.
 
-Every frame's layer-normed tokens are paired with what the key mapping's `readout` names (by default the hand's pose
-and closure and the cube's position); the head learns to read them (smooth L1 on standardised labels). With
+Every frame's layer-normed tokens are paired with what the key mapping's `readout` names (by default the robot's own
+state: the hand's pose and closure; `panda_sim_labelled` adds the cube's position, a column only the simulator writes,
+and the head records which such `labels` it was trained with); the head learns to read them (smooth L1 on standardised labels). With
 `predictor=` a share of each batch is the predictor's one-step imagination of a frame instead of its real tokens
 (teacher-forced from the frame before, with the recorded action), labelled with the real frame's state: the head then
 reads imagined tokens, which is what planning feeds it, as well as real ones. The last episodes are held out and
@@ -52,6 +53,19 @@ class HeadTrainConfig(LoopConfig):
     export_dtype: str = "float32"  # of the exported head's weights (float16 halves the file; it loads as float32)
 
 
+@torch.no_grad()
+def imagine_frames(predictor, z: torch.Tensor, state_action, device) -> torch.Tensor:
+    """One-step imagined tokens [T, N, D] (float16) of an episode's frames 1..T-1, each from the real frame before and
+    the recorded action (NaN at frame 0): what planning shows a head trained on them. z [T, N, D] layer-normed;
+    state_action: (state [T, S], action [T, A]) as the mapping reads them."""
+    s, a = (torch.from_numpy(x).to(device) for x in state_action)
+    out = torch.full_like(z, float("nan"), dtype=torch.float16)
+    if len(z) > 1:
+        zh = predictor.rollout(z[:-1].to(device), s[:-1], a[:-1, None])[:, 0]  # [T-1, N, D]
+        out[1:] = zh.float().cpu().to(torch.float16)
+    return out
+
+
 class Readouts:
     """Every frame's tokens [M, N, D] (layer-normed, float16), readout labels [M, K] and episode [M]; with a predictor,
     the imagined tokens of every frame that has one before it."""
@@ -82,7 +96,7 @@ class Readouts:
             y.append(torch.from_numpy(ye))
             ep.append(torch.full((len(ye),), e))
             if predictor is not None:
-                imagined.append(self._imagine(predictor, ze, mapping.read(log, e), device))
+                imagined.append(imagine_frames(predictor, ze, mapping.read(log, e), device))
         self.z, self.y, self.episode = torch.cat(z), torch.cat(y), torch.cat(ep)
         self.imagined = torch.cat(imagined) if imagined else None  # [M, N, D]; NaN at each episode's first frame
         names, weights = mapping.readout_spec(self.y.shape[1])
@@ -96,17 +110,6 @@ class Readouts:
             self.imagined_val_idx = torch.nonzero(~train & ok)[:, 0]
         labels = self.y[self.train_idx]
         self.mean, self.std = labels.mean(0), labels.std(0).clamp_min(1e-6)
-
-    @staticmethod
-    @torch.no_grad()
-    def _imagine(predictor, z: torch.Tensor, state_action, device) -> torch.Tensor:
-        """One-step imagined tokens of frames 1..T-1 from the real frame before and the recorded action [T, N, D]."""
-        s, a = (torch.from_numpy(x).to(device) for x in state_action)
-        out = torch.full_like(z, float("nan"), dtype=torch.float16)
-        if len(z) > 1:
-            zh = predictor.rollout(z[:-1].to(device), s[:-1], a[:-1, None])[:, 0]  # [T-1, N, D]
-            out[1:] = zh.float().cpu().to(torch.float16)
-        return out
 
 
 def check_config(cfg: HeadTrainConfig) -> None:
@@ -169,6 +172,7 @@ def train_head(cfg: HeadTrainConfig) -> Path:
 
     step = fit(run, model, opt, params, gen, loss_fn, validate_all, desc="train-head")
     val = validate_all()
-    meta = {"encoder": identity, "features": str(cfg.features), "dataset": str(cfg.dataset), "steps": step,
+    labels = [c for c in (data.mapping.readout or ()) if c not in data.mapping.state]  # columns beyond the robot's own state
+    meta = {"encoder": identity, "features": str(cfg.features), "dataset": str(cfg.dataset), "steps": step, "labels": labels,
             "val_episodes": data.val_eps, "predictor": cfg.predictor, **{k: round(v, 5) for k, v in val.items()}}
     return save_head(model.cpu(), Path(cfg.out) / "head", meta, getattr(torch, cfg.export_dtype))
