@@ -1,53 +1,33 @@
-"""`vjepa-ac <command> [hydra overrides]`: one Hydra app per job, configs shipped inside the package."""
+"""`vjepa-ac <command> [hydra overrides]`: one Hydra app per job, built from one table, configs shipped inside the package.
+
+A command's module is imported only when it runs (its config dataclass is registered with Hydra then), so
+`vjepa-ac --help` and every other command start without importing every trainer.
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
-
-import hydra
-from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
-
-from vjepa_ac.collect import CollectConfig, collect
-from vjepa_ac.eval.evaluate import EvalConfig
-from vjepa_ac.training.features import EncodeConfig
-from vjepa_ac.models.predictor import ExportConfig
-from vjepa_ac.training.pretrain import PretrainConfig
-from vjepa_ac.eval.table import TableConfig
-from vjepa_ac.eval.tradeoff import TradeoffConfig
-from vjepa_ac.viz import VizConfig
-from vjepa_ac.training.predictor import TrainConfig
-from vjepa_ac.training.decoder import DecoderTrainConfig
-from vjepa_ac.training.head import HeadTrainConfig
-from vjepa_ac.training.proposal import ProposalTrainConfig
-from vjepa_ac.training.distance import DistanceTrainConfig
+from collections.abc import Callable
+from dataclasses import dataclass
 
 CONFIGS = "pkg://vjepa_ac.configs"
-ConfigStore.instance().store(name="collect_schema", node=CollectConfig)
-ConfigStore.instance().store(name="pretrain_schema", node=PretrainConfig)
-ConfigStore.instance().store(name="encode_schema", node=EncodeConfig)
-ConfigStore.instance().store(name="train_schema", node=TrainConfig)
-ConfigStore.instance().store(name="eval_schema", node=EvalConfig)
-ConfigStore.instance().store(name="table_schema", node=TableConfig)
-ConfigStore.instance().store(name="tradeoff_schema", node=TradeoffConfig)
-ConfigStore.instance().store(name="viz_schema", node=VizConfig)
-ConfigStore.instance().store(name="export_schema", node=ExportConfig)
-ConfigStore.instance().store(name="train_decoder_schema", node=DecoderTrainConfig)
-ConfigStore.instance().store(name="train_head_schema", node=HeadTrainConfig)
-ConfigStore.instance().store(name="train_proposal_schema", node=ProposalTrainConfig)
-ConfigStore.instance().store(name="train_distance_schema", node=DistanceTrainConfig)
 
 
-def _plain(cfg: DictConfig, schema):
-    """The Hydra config as a plain dataclass (OmegaConf objects stay out of library code)."""
-    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), cfg))
+@dataclass(frozen=True)
+class Command:
+    """One job: the module holding its config dataclass and entry point, the YAML naming its defaults, a line of help,
+    and what to do with the plain config (call the job, report where its output went)."""
+
+    module: str
+    schema: str
+    config: str
+    help: str
+    run: Callable
 
 
-@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="collect")
-def collect_app(cfg: DictConfig) -> None:
-    """Record scripted-policy episodes into a LeRobot v3.0 dataset."""
-    c: CollectConfig = _plain(cfg, CollectConfig)
-    root = collect(c)
+def _collect(m, c) -> None:
+    root = m.collect(c)
     from vjepa_ac.data.reader import open_log
 
     log = open_log(root)
@@ -55,122 +35,93 @@ def collect_app(cfg: DictConfig) -> None:
     print(f"{root}: {len(log)} episodes, {frames} frames at {log.fps:g} fps" + (f"; preview video {root / 'preview.mp4'}" if c.preview else ""))
 
 
-@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="pretrain")
-def pretrain_app(cfg: DictConfig) -> None:
-    """Pretrain a small V-JEPA encoder on the videos of a trajectory log."""
-    from vjepa_ac.training.pretrain import pretrain
-
-    c: PretrainConfig = _plain(cfg, PretrainConfig)
-    print(f"encoder written to {pretrain(c)}")
+def _written(what: str, fn: str) -> Callable:
+    def run(m, c) -> None:
+        print(f"{what.format(c=c)} written to {getattr(m, fn)(c)}")
+    return run
 
 
-@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="encode")
-def encode_app(cfg: DictConfig) -> None:
-    """Write the encoder features of a dataset to a cache keyed by the encoder's identity."""
-    from vjepa_ac.training.features import encode_dataset
-
-    c: EncodeConfig = _plain(cfg, EncodeConfig)
-    print(f"features written to {encode_dataset(c)}")
-
-
-@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="train")
-def train_app(cfg: DictConfig) -> None:
-    """Train or fine-tune the action-conditioned predictor on cached features (torchrun for several processes)."""
-    from vjepa_ac.training.predictor import train
-
-    c: TrainConfig = _plain(cfg, TrainConfig)
-    print(f"predictor written to {train(c)}")
-
-
-@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="train_decoder")
-def train_decoder_app(cfg: DictConfig) -> None:
-    """Train the decoder probe (embeddings -> pixels) that shows imagined frames; never used for planning."""
-    from vjepa_ac.training.decoder import train_decoder
-
-    c: DecoderTrainConfig = _plain(cfg, DecoderTrainConfig)
-    print(f"decoder written to {train_decoder(c)}")
-
-
-@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="train_head")
-def train_head_app(cfg: DictConfig) -> None:
-    """Train the goal-distance head: what the planning energy reads off tokens (hand pose, closure, object)."""
-    from vjepa_ac.training.head import train_head
-
-    c: HeadTrainConfig = _plain(cfg, HeadTrainConfig)
-    print(f"goal head written to {train_head(c)}")
-
-
-@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="train_proposal")
-def train_proposal_app(cfg: DictConfig) -> None:
-    """Train a proposal model on play logs: a goal-conditioned policy, or a latent sub-goal model."""
-    from vjepa_ac.training.proposal import train_proposal
-
-    c: ProposalTrainConfig = _plain(cfg, ProposalTrainConfig)
-    print(f"{c.kind} proposal model written to {train_proposal(c)}")
-
-
-@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="train_distance")
-def train_distance_app(cfg: DictConfig) -> None:
-    """Train the temporal-distance head on the order of frames in play logs: the label-free planning energy."""
-    from vjepa_ac.training.distance import train_distance
-
-    c: DistanceTrainConfig = _plain(cfg, DistanceTrainConfig)
-    print(f"temporal-distance head written to {train_distance(c)}")
-
-
-@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="eval")
-def eval_app(cfg: DictConfig) -> None:
-    """Closed-loop evaluation of a policy on seeded episodes: results.json, episodes.csv, videos."""
-    from vjepa_ac.eval.evaluate import evaluate, raise_on_crashes
+def _eval(m, c) -> None:
     from vjepa_ac.eval.table import format_cell
 
-    c: EvalConfig = _plain(cfg, EvalConfig)
-    s = evaluate(c)
-    print(f"{c.out}: {s['task']} {c.policy}{'/' + c.world_model + '/' + c.planner if c.policy == 'planner' else ''}: "
-          f"{s['successes']}/{s['episodes']} = {format_cell(s)} per action; diverged {s['diverged']}, errors {s['errors']}")
-    raise_on_crashes({c.out: s}, c.max_error_rate)
+    s = m.evaluate(c)
+    print(f"{c.out}: {s['task']} {s['row']}: {s['successes']}/{s['episodes']} = {format_cell(s)} per action; "
+          f"diverged {s['diverged']}, errors {s['errors']}")
+    m.raise_on_crashes({c.out: s}, c.max_error_rate)
 
 
-@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="table")
-def table_app(cfg: DictConfig) -> None:
-    """The zero-shot table: every task x {default model with CEM, with MPPI, oracle, random, expert}."""
-    from vjepa_ac.eval.table import crashed_cells, run_table
-
-    c: TableConfig = _plain(cfg, TableConfig)
-    print(run_table(c))
+def _table(m, c) -> None:
+    print(m.run_table(c))
     print(f"\nwritten to {c.out}/table.md; videos in {c.out}/<task>/<policy>/videos/")
-    crashed_cells(c)
+    m.crashed_cells(c)
 
 
-@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="tradeoff")
-def tradeoff_app(cfg: DictConfig) -> None:
-    """Success against planning time per action over CEM budgets, as a PNG plot and a CSV."""
-    from vjepa_ac.eval.tradeoff import crashed_points, run_tradeoff
-
-    c: TradeoffConfig = _plain(cfg, TradeoffConfig)
-    path, text = run_tradeoff(c)
+def _tradeoff(m, c) -> None:
+    path, text = m.run_tradeoff(c)
     print(text, end="")
     print(f"plot written to {path}")
-    crashed_points(c)
+    m.crashed_points(c)
 
 
-@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="viz")
-def viz_app(cfg: DictConfig) -> None:
-    """Show a recorded trajectory log in Rerun: frames, end-effector path, states and actions."""
-    from vjepa_ac.viz import record_log_episode
-
-    c: VizConfig = _plain(cfg, VizConfig)
-    path = record_log_episode(c.dataset, c.episode, c.out, c.mapping, c.decoder, c.encoder, c.predictor, c.ahead)
+def _viz(m, c) -> None:
+    path = m.record_log_episode(c.dataset, c.episode, c.out, c.mapping, c.decoder, c.encoder, c.predictor, c.ahead)
     print(f"recording written to {path} (open it with `rerun {path}`)" if path else "sent to the Rerun viewer")
 
 
-@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="export")
-def export_app(cfg: DictConfig) -> None:
-    """Write a predictor in the V-JEPA 2-AC release layout, for the official code."""
-    from vjepa_ac.models.predictor import export_predictor, load_predictor
+def _export(m, c) -> None:
+    print(f"predictor {c.predictor} written to {m.export_predictor(m.load_predictor(c.predictor), c.out)} (release layout)")
 
-    c: ExportConfig = _plain(cfg, ExportConfig)
-    print(f"predictor {c.predictor} written to {export_predictor(load_predictor(c.predictor), c.out)} (release layout)")
+
+COMMANDS = {
+    "collect": Command("vjepa_ac.collect", "CollectConfig", "collect", "Record scripted-policy episodes into a LeRobot v3.0 dataset.", _collect),
+    "pretrain": Command("vjepa_ac.training.pretrain", "PretrainConfig", "pretrain", "Pretrain a small V-JEPA encoder on a log's videos.",
+                        _written("encoder", "pretrain")),
+    "encode": Command("vjepa_ac.training.features", "EncodeConfig", "encode", "Cache the encoder features of a dataset.",
+                      _written("features", "encode_dataset")),
+    "train": Command("vjepa_ac.training.predictor", "TrainConfig", "train", "Train or fine-tune the action-conditioned predictor.",
+                     _written("predictor", "train")),
+    "train-decoder": Command("vjepa_ac.training.decoder", "DecoderTrainConfig", "train_decoder",
+                             "Train the decoder probe (tokens to pixels; never used for planning).", _written("decoder", "train_decoder")),
+    "train-head": Command("vjepa_ac.training.head", "HeadTrainConfig", "train_head",
+                          "Train the readout head: what the energy reads off tokens (the robot's pose and closure).", _written("readout head", "train_head")),
+    "train-distance": Command("vjepa_ac.training.distance", "DistanceTrainConfig", "train_distance",
+                              "Train the temporal-distance head on the order of frames in play logs (the label-free energy).",
+                              _written("temporal-distance head", "train_distance")),
+    "train-proposal": Command("vjepa_ac.training.proposal", "ProposalTrainConfig", "train_proposal",
+                              "Train a proposal model on play logs: a goal-conditioned policy, or a latent sub-goal model.",
+                              _written("{c.kind} proposal model", "train_proposal")),
+    "eval": Command("vjepa_ac.eval.evaluate", "EvalConfig", "eval", "Closed-loop evaluation on seeded episodes: results.json, episodes.csv, videos.", _eval),
+    "table": Command("vjepa_ac.eval.table", "TableConfig", "table", "The zero-shot table: tasks x rows of the ladder.", _table),
+    "tradeoff": Command("vjepa_ac.eval.tradeoff", "TradeoffConfig", "tradeoff", "Success against planning time over CEM budgets (PNG + CSV).", _tradeoff),
+    "viz": Command("vjepa_ac.viz", "VizConfig", "viz", "Show a recorded trajectory log in Rerun.", _viz),
+    "export": Command("vjepa_ac.models.predictor", "ExportConfig", "export", "Write a predictor in the V-JEPA 2-AC release layout.", _export),
+}
+
+
+def _plain(cfg, schema):
+    """The Hydra config as a plain dataclass (OmegaConf objects stay out of library code)."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), cfg))
+
+
+def run_command(name: str) -> None:
+    """Import the command's module, register its config schema, and run its Hydra app on sys.argv."""
+    import hydra
+    from hydra.core.config_store import ConfigStore
+
+    spec = COMMANDS[name]
+    module = importlib.import_module(spec.module)
+    schema = getattr(module, spec.schema)
+    ConfigStore.instance().store(name=f"{spec.config}_schema", node=schema)
+    ConfigStore.instance().store(name="job_name", node={"name": spec.config}, package="hydra.job")  # configs/common.yaml
+
+    @hydra.main(version_base="1.3", config_path=CONFIGS, config_name=spec.config)
+    def app(cfg) -> None:
+        spec.run(module, _plain(cfg, schema))
+
+    app.__doc__ = spec.help
+    app()
 
 
 def merge_main() -> None:
@@ -189,22 +140,25 @@ def merge_main() -> None:
     print(merge_results(paths))
 
 
-COMMANDS = {"collect": collect_app, "pretrain": pretrain_app, "encode": encode_app, "train": train_app, "train-decoder": train_decoder_app,
-            "train-head": train_head_app, "train-proposal": train_proposal_app, "train-distance": train_distance_app,
-            "eval": eval_app, "table": table_app, "tradeoff": tradeoff_app, "viz": viz_app, "export": export_app, "merge-results": merge_main}
+NAMES = [*COMMANDS, "merge-results"]
 
 
 def main() -> None:
     """Dispatch to the command's Hydra app."""
     if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
-        print("usage: vjepa-ac <command> [key=value ...]\ncommands: " + ", ".join(COMMANDS) + "\n`vjepa-ac <command> --cfg job` prints a command's config.")
+        lines = [f"  {n:<15} {COMMANDS[n].help}" for n in COMMANDS] + [f"  {'merge-results':<15} One table from many jobs' results.json."]
+        print("usage: vjepa-ac <command> [key=value ...]\ncommands:\n" + "\n".join(lines)
+              + "\n`vjepa-ac <command> --cfg job` prints a command's config.")
         sys.exit(0 if len(sys.argv) >= 2 else 2)
     cmd = sys.argv.pop(1)
-    if cmd not in COMMANDS:
-        print(f"vjepa-ac: unknown command {cmd!r}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
+    if cmd not in NAMES:
+        print(f"vjepa-ac: unknown command {cmd!r}; commands: {', '.join(NAMES)}", file=sys.stderr)
         sys.exit(2)
     sys.argv[0] = f"vjepa-ac {cmd}"
-    COMMANDS[cmd]()
+    if cmd == "merge-results":
+        merge_main()
+    else:
+        run_command(cmd)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import numpy as np
 
 from vjepa_ac.data.lerobot_format import DatasetWriter, Episode, video_feature
 from vjepa_ac.data.video import write_mp4
-from vjepa_ac.environment import EnvConfig, make_env  # noqa: F401  (re-exported: collect's settings name it)
+from vjepa_ac.environment import EnvConfig, fill_camera, make_env  # noqa: F401  (EnvConfig re-exported: collect's settings name it)
 from vjepa_ac.io import atomic_write, claim_folder, progress, remove_stale_temps
 
 CAMERA_KEY = "observation.images.front"
@@ -50,7 +50,9 @@ class CollectConfig:
     out: str = "data/panda_play"
     workers: int = 2
     episodes_per_file: int = 50
-    codec: str = "libsvtav1"
+    # H.264 by default: the AV1 encoder PyAV 18.1 bundles (SVT-AV1 4.1) deadlocked twice in 16 files of 50 episodes
+    # on a 2-core machine (2026-12), leaving the collection waiting forever; libsvtav1 (LeRobot's default) stays a choice
+    codec: str = "libx264"
     preview: bool = False  # also write out/preview.mp4 of the first episodes, decoded back from the dataset
     progress: bool | None = None  # None: only when stderr is a terminal
 
@@ -169,6 +171,7 @@ def collect(cfg: CollectConfig) -> Path:
     root = Path(cfg.out)
     if root.exists():
         remove_stale_temps(root)  # half-written files of a killed run
+    fill_camera(cfg.env)
     env_ident = {k: v for k, v in asdict(cfg.env).items() if k not in ("kwargs", "camera") or v}  # older folders have neither
     identity = {"env": env_ident, "policy": cfg.policy, "seed": cfg.seed, "codec": cfg.codec}
     if cfg.policy_options:  # older folders have none

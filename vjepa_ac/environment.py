@@ -31,3 +31,14 @@ def make_env(cfg: EnvConfig):
             kwargs["camera"] = cfg.camera
     # gymnasium.make takes max_episode_steps itself and wraps the env in a TimeLimit
     return gym.make(cfg.id, max_episode_steps=cfg.max_episode_steps or None, **kwargs)
+
+
+def fill_camera(env: EnvConfig, encoder: str = "default") -> None:
+    """A Panda env with no camera set sees through the view `encoder` was pretrained on (eval renders it for every
+    row of a table; collect records it, so that logs made with the defaults train the default encoder's own view); an
+    encoder with no recorded view leaves the env's default."""
+    import envs
+    from vjepa_ac.models.encoder import trained_camera
+
+    if env.id in envs.PANDA_ENV_IDS and env.camera is None and not env.kwargs.get("camera"):
+        env.camera = trained_camera(encoder)

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
 from vjepa_ac.environment import EnvConfig, make_env
+from vjepa_ac.environment import fill_camera as fill_env_camera
 from vjepa_ac.eval.episode import POLICIES
 from vjepa_ac.eval.pool import build
 from vjepa_ac.models.weights import DEFAULT_NAMES
@@ -177,11 +178,8 @@ def env_camera(env: EnvConfig) -> str:
 
 def fill_camera(cfg: EvalConfig) -> None:
     """A Panda env with no camera set renders the view the encoder was pretrained on (for every policy, so that the
-    rows of a table see the same frames); an encoder with no recorded view leaves the env's default."""
-    from vjepa_ac.models.encoder import trained_camera
-
-    if is_panda(cfg.env.id) and cfg.env.camera is None and not cfg.env.kwargs.get("camera"):
-        cfg.env.camera = trained_camera(cfg.encoder)
+    rows of a table see the same frames)."""
+    fill_env_camera(cfg.env, cfg.encoder)
 
 
 def is_panda(env_id: str) -> bool:

@@ -256,6 +256,28 @@ def trained_camera(source: str | Path = "default") -> str | None:
     return env.get("camera") or (env.get("kwargs") or {}).get("camera") or "wide"
 
 
+def recorded_camera(dataset: str | Path) -> str | None:
+    """The Panda camera framing a dataset that `vjepa-ac collect` recorded was seen through (None for other envs and
+    for logs recorded elsewhere)."""
+    f = Path(dataset) / "meta" / "vjepa_ac_collect.json"
+    if not f.exists():
+        return None
+    env = json.loads(f.read_text()).get("env") or {}
+    if not env.get("id", "").startswith("vjepa_ac/Panda"):
+        return None
+    return env.get("camera") or (env.get("kwargs") or {}).get("camera") or "wide"
+
+
+def view_mismatch(dataset: str | Path, encoder: str | Path) -> str | None:
+    """A warning when a dataset was recorded through another camera than the one the encoder was pretrained on (its
+    features of that view are foreign to it, and a predictor trained on them plans worse than one on its own view)."""
+    here, trained = recorded_camera(dataset), trained_camera(encoder) if str(encoder).split(":")[0] != "hf" else None
+    if here is None or trained is None or here == trained:
+        return None
+    return (f"warning: {dataset} was recorded through camera={here!r}, but encoder {encoder} was pretrained on camera={trained!r} "
+            f"frames; collect with env.camera={trained} (the default) or use an encoder pretrained on {here!r}")
+
+
 def default_encoder_dir() -> Path:
     """The small encoder that ships inside the package (trained by `vjepa-ac pretrain` on simulated play data)."""
     return weights_dir("default", "encoder")

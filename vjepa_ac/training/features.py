@@ -17,7 +17,7 @@ from safetensors.torch import save_file
 
 from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
-from vjepa_ac.models.encoder import FrozenEncoder, load_encoder
+from vjepa_ac.models.encoder import FrozenEncoder, load_encoder, view_mismatch
 from vjepa_ac.io import atomic_path, write_json
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -49,6 +49,10 @@ def encode_dataset(cfg: EncodeConfig, encoder: FrozenEncoder | None = None) -> P
         raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {cfg.dtype!r}")
     enc = encoder or load_encoder(cfg.encoder)
     enc.to(pick_device(cfg.device))
+    if encoder is None:
+        warning = view_mismatch(cfg.dataset, cfg.encoder)
+        if warning:
+            print(warning, file=sys.stderr)
     log = open_log(cfg.dataset)
     mapping = load_mapping(cfg.mapping)
     mapping.check(log)

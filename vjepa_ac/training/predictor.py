@@ -7,6 +7,8 @@ features, as in the release (`normalize_reps`). Runs under `torchrun` with DDP w
 
 from __future__ import annotations
 
+import sys
+
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import torch.nn.functional as F
 
 from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
+from vjepa_ac.models.encoder import view_mismatch
 from vjepa_ac.training.features import FeatureCache
 from vjepa_ac.models.predictor import ACPredictor, PredictorConfig, load_predictor, save_predictor  # noqa: F401  (re-exported)
 from vjepa_ac.training.trainer import Distributed, LoopConfig, WindowSampler, check_loop, fit, split_episodes, Run
@@ -49,6 +52,9 @@ class Episodes:
         log = open_log(cfg.dataset)
         mapping = load_mapping(cfg.mapping)
         self.cache = cache = FeatureCache(cfg.features)
+        warning = view_mismatch(cfg.dataset, cache.meta.get("encoder", ""))
+        if warning:
+            print(warning, file=sys.stderr)
         if len(cache) != len(log):
             raise ValueError(f"{cfg.features} caches {len(cache)} episodes, {cfg.dataset} has {len(log)}")
         self.z, self.state, self.action = [], [], []
