@@ -123,7 +123,7 @@ def test_a_recorded_episode_that_crashes_gives_the_planner_its_settings_back(tmp
     check_settings(cfg)
     built = build(cfg)
     env, agent = built["env"], built["agent"]
-    assert agent.cfg.cem.keep_samples is False
+    assert agent.keep_samples is False and agent.cfg.cem.keep_samples is False
 
     def broken_step(action):
         raise RuntimeError("the env broke mid-episode")
@@ -131,7 +131,8 @@ def test_a_recorded_episode_that_crashes_gives_the_planner_its_settings_back(tmp
     env.step = broken_step
     with pytest.raises(RuntimeError, match="broke mid-episode"):
         run_episode(cfg, 0, env, agent)
-    assert agent.cfg.cem.keep_samples is False and agent.cfg.mppi.keep_samples is False
+    assert agent.keep_samples is False, "the next episode (not recorded) keeps no samples"
+    assert agent.cfg.cem.keep_samples is False and agent.cfg.mppi.keep_samples is False, "the settings themselves are never changed"
 
 
 def test_a_recording_with_latent_sub_goals_shows_each_proposed_sub_goal(tmp_path):

@@ -179,23 +179,29 @@ class EpisodeRecorder:
         self.rec.log("world/plan/elites", rr.LineStrips3D(implied_paths(ee, elites), colors=[[0, 220, 255]], radii=0.003))
         chosen = agent.full_actions(rec.plan.actions[None]).cpu().numpy()
         self.rec.log("world/plan/chosen", rr.LineStrips3D(implied_paths(ee, chosen), colors=[[0, 255, 0]], radii=0.006))
+        self._real_beside_imagined(rec.context)
         self._embeddings(step, agent, rec)
         self._frame(step + 1, next_obs, next_info)
-        ctx = agent.model.observe(next_obs) if self.pca is not None else None
-        if ctx is not None:
-            self.rec.log("pca/real", rr.Image(self.pca.image(ctx.z)))
-            if self.imagined_next is not None:
-                self.rec.log("pca/imagined", rr.Image(self.imagined_next))
-            if self.decoder is not None:
-                self.rec.log("decoded/real", rr.Image(self.decoder.images(ctx.z[None].cpu())[0]))
-                if self.decoded_next is not None:
-                    self.rec.log("decoded/imagined", rr.Image(self.decoded_next))
+
+    def _real_beside_imagined(self, ctx) -> None:
+        """At this step's time: the embedding the agent observed (no second encoding), beside what the previous step
+        imagined it would be."""
+        rr = _rr()
+        if self.pca is None or getattr(ctx, "z", None) is None:
+            return
+        self.rec.log("pca/real", rr.Image(self.pca.image(ctx.z.cpu())))
+        if self.imagined_next is not None:
+            self.rec.log("pca/imagined", rr.Image(self.imagined_next))
+        if self.decoder is not None:
+            self.rec.log("decoded/real", rr.Image(self.decoder.images(ctx.z[None].cpu())[0]))
+            if self.decoded_next is not None:
+                self.rec.log("decoded/imagined", rr.Image(self.decoded_next))
 
     def _embeddings(self, step: int, agent, rec) -> None:
         """Imagine the chosen plan's first step; it is shown at the next step beside the real embedding."""
-        model, ctx = agent.model, agent.last_context
-        if not hasattr(model, "imagine") or not hasattr(ctx, "z"):
-            return  # the oracle has no embeddings
+        model, ctx = agent.model, rec.context
+        if not hasattr(model, "imagine") or getattr(ctx, "z", None) is None:
+            return  # no imagination: the true-dynamics and kinematic rungs
         if self.pca is None:
             goal = agent.goals[agent.goal_index].z
             self.pca = PCAImages(torch.stack([ctx.z, goal]).cpu(), model.predictor.cfg.grid)

@@ -36,7 +36,7 @@ def build_agent(cfg, env):
     if cfg.agent.proposal or cfg.agent.latent_subgoals:
         from vjepa_ac.models.proposals import load_proposal
 
-        encoder = getattr(model, "encoder", None)
+        encoder = model.encoder
         if encoder is None:
             raise ValueError(f"agent.proposal and agent.latent_subgoals read tokens; world_model={cfg.world_model} has no encoder")
         policy = load_proposal(cfg.agent.proposal, encoder, "policy") if cfg.agent.proposal else None
@@ -86,11 +86,10 @@ def run_episode(cfg, index: int, env, agent=None, on_step=None, decoder=None) ->
     if cfg.rerun and cfg.policy == "planner" and index < cfg.rerun_episodes:
         from vjepa_ac.viz import EpisodeRecorder
 
-        recorder = EpisodeRecorder(cfg.rerun, f"episode_{index:04d}", decoder=decoder, latent=getattr(agent, "latent", False))
-    keep = (agent.cfg.cem.keep_samples, agent.cfg.mppi.keep_samples) if recorder is not None else None
+        recorder = EpisodeRecorder(cfg.rerun, f"episode_{index:04d}", decoder=decoder, latent=agent.latent)
     try:
         if recorder is not None:
-            agent.cfg.cem.keep_samples = agent.cfg.mppi.keep_samples = True  # candidate paths are drawn from them
+            agent.keep_samples = True  # candidate paths are drawn from them
             recorder.start(obs, info)
         frames, distances, plan_ms = [], [], []
         success = ever = diverged = False
@@ -129,8 +128,8 @@ def run_episode(cfg, index: int, env, agent=None, on_step=None, decoder=None) ->
         if recorder is not None:
             recorder.close()
     finally:
-        if keep is not None:
-            agent.cfg.cem.keep_samples, agent.cfg.mppi.keep_samples = keep
+        if recorder is not None:
+            agent.keep_samples = False
     row = {
         "episode": index,
         "seed": cfg.seed + index,

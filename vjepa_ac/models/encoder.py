@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import VJEPA2Config, VJEPA2Model
 
-from vjepa_ac.models.weights import load_release_entry, load_state_checked, model_folder, strip_prefixes, weights_dir
+from vjepa_ac.models.weights import is_default, load_release_entry, load_state_checked, model_folder, strip_prefixes, weights_dir
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -285,8 +285,8 @@ def default_encoder_dir() -> Path:
 
 def load_encoder(source: str | Path = "default", **kwargs) -> FrozenEncoder:
     """A frozen encoder: "default" (shipped, offline), a Hugging Face folder or hub id, or an original release file."""
-    if str(source) == "default":
-        path = default_encoder_dir()
+    if is_default(source):
+        path = weights_dir(str(source), "encoder")
         if not (path / "model.safetensors").exists():
             raise FileNotFoundError(f"the default encoder is missing from this install ({path}); reinstall vjepa-ac")
         enc = load_hf_encoder(path, **kwargs)

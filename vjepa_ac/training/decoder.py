@@ -16,16 +16,13 @@ from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
 from vjepa_ac.models.decoder import DecoderConfig, PatchDecoder, psnr, save_decoder, ssim, to_float
 from vjepa_ac.training.features import FeatureCache
-from vjepa_ac.training.trainer import Distributed, LoopConfig, Run, check_loop, fit, split_episodes
+from vjepa_ac.training.trainer import CachedTrainConfig, Distributed, Run, check_loop, fit, split_episodes
 
 
 @dataclass
-class DecoderTrainConfig(LoopConfig):
+class DecoderTrainConfig(CachedTrainConfig):
     """`vjepa-ac train-decoder dataset=DIR features=CACHE_DIR out=DIR`."""
 
-    dataset: str = "data/panda_play"
-    mapping: str = "panda_sim"
-    features: str = "features"  # the folder `vjepa-ac encode` wrote for one encoder (holds meta.json)
     out: str = "runs/decoder"
     decoder: DecoderConfig = field(default_factory=DecoderConfig)  # embed_dim and grid are taken from the cache
     steps: int = 3000
@@ -34,13 +31,10 @@ class DecoderTrainConfig(LoopConfig):
     ssim_weight: float = 0.2
     val_frames: int = 256  # fixed held-out frames scored at each validation
     val_every: int = 500
-    export_dtype: str = "float32"  # of the exported decoder's weights (float16 halves the file; it loads as float32)
 
 
 def check_config(cfg: DecoderTrainConfig) -> None:
-    check_loop(cfg, {"ssim_weight": cfg.ssim_weight >= 0, "val_frames": cfg.val_frames >= 1,
-                     "export_dtype": cfg.export_dtype in ("float32", "float16", "bfloat16")},
-               "; ssim_weight >= 0; val_frames >= 1; export_dtype float32, float16 or bfloat16")
+    check_loop(cfg, {"ssim_weight": cfg.ssim_weight >= 0, "val_frames": cfg.val_frames >= 1}, "; ssim_weight >= 0; val_frames >= 1")
 
 
 class Frames:

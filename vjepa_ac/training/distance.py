@@ -27,24 +27,18 @@ from vjepa_ac.data.reader import open_log
 from vjepa_ac.models.distance import DistanceConfig, DistanceHead, bin_of, save_distance
 from vjepa_ac.training.features import FeatureCache
 from vjepa_ac.training.head import imagine_frames
-from vjepa_ac.training.trainer import Distributed, LoopConfig, Run, check_loop, fit, split_episodes
+from vjepa_ac.training.trainer import CachedTrainConfig, Distributed, ReaderArch, Run, check_loop, fit, split_episodes
+
+
+DistanceArch = ReaderArch
 
 
 @dataclass
-class DistanceArch:
-    channels: int = 16
-    hidden: int = 512
-
-
-@dataclass
-class DistanceTrainConfig(LoopConfig):
+class DistanceTrainConfig(CachedTrainConfig):
     """`vjepa-ac train-distance dataset=DIR features=CACHE_DIR out=DIR [predictor=default imagined_share=0.5]`."""
 
-    dataset: str = "data/panda_play"
-    mapping: str = "panda_sim"
-    features: str = "features"  # the folder `vjepa-ac encode` wrote for one encoder (holds meta.json)
     out: str = "runs/distance"
-    arch: DistanceArch = field(default_factory=DistanceArch)
+    arch: ReaderArch = field(default_factory=lambda: ReaderArch(channels=16))
     near_share: float = 0.5  # share of separations drawn log-uniformly (the rest uniformly)
     max_separation: int | None = None  # goals at most this many steps on (null: anywhere later in the episode)
     label_smoothing: float = 0.05
@@ -58,7 +52,6 @@ class DistanceTrainConfig(LoopConfig):
     val_every: int = 1000
     val_pairs: int = 4096
     checkpoint_every: int = 1000
-    export_dtype: str = "float32"
 
 
 class Frames:
@@ -94,11 +87,8 @@ class Frames:
 def check_config(cfg: DistanceTrainConfig) -> None:
     check_loop(cfg, {"near_share": 0 <= cfg.near_share <= 1, "imagined_share": 0 <= cfg.imagined_share <= 1,
                      "label_smoothing": 0 <= cfg.label_smoothing < 1, "val_pairs": cfg.val_pairs >= 1,
-                     "max_separation": cfg.max_separation is None or cfg.max_separation >= 1,
-                     "arch.channels": cfg.arch.channels >= 1, "arch.hidden": cfg.arch.hidden >= 1,
-                     "export_dtype": cfg.export_dtype in ("float32", "float16", "bfloat16")},
-               "; 0 <= near_share, imagined_share <= 1; 0 <= label_smoothing < 1; val_pairs, max_separation, arch.* >= 1; "
-               "export_dtype float32, float16 or bfloat16")
+                     "max_separation": cfg.max_separation is None or cfg.max_separation >= 1},
+               "; 0 <= near_share, imagined_share <= 1; 0 <= label_smoothing < 1; val_pairs, max_separation >= 1")
 
 
 def draw_pairs(lengths: list[int], episodes: list[int], n: int, gen: torch.Generator, near_share: float,

@@ -22,24 +22,18 @@ from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
 from vjepa_ac.training.features import FeatureCache
 from vjepa_ac.models.goal_head import GoalHead, HeadConfig, save_head
-from vjepa_ac.training.trainer import Distributed, LoopConfig, Run, check_loop, fit, split_episodes
+from vjepa_ac.training.trainer import CachedTrainConfig, Distributed, ReaderArch, Run, check_loop, fit, split_episodes
+
+
+HeadArch = ReaderArch
 
 
 @dataclass
-class HeadArch:
-    channels: int = 32
-    hidden: int = 512
-
-
-@dataclass
-class HeadTrainConfig(LoopConfig):
+class HeadTrainConfig(CachedTrainConfig):
     """`vjepa-ac train-head dataset=DIR features=CACHE_DIR out=DIR [predictor=default imagined_share=0.5]`."""
 
-    dataset: str = "data/panda_play"
-    mapping: str = "panda_sim"
-    features: str = "features"  # the folder `vjepa-ac encode` wrote for one encoder (holds meta.json)
     out: str = "runs/head"
-    arch: HeadArch = field(default_factory=HeadArch)
+    arch: ReaderArch = field(default_factory=ReaderArch)
     predictor: str | None = None  # train on this predictor's imagined tokens too (default, or a folder)
     imagined_share: float = 0.5  # with predictor=: the share of each batch that is imagined
     steps: int = 4000
@@ -50,7 +44,6 @@ class HeadTrainConfig(LoopConfig):
     val_every: int = 500
     val_frames: int = 4096  # held-out frames scored at each validation (evenly spaced)
     checkpoint_every: int = 500
-    export_dtype: str = "float32"  # of the exported head's weights (float16 halves the file; it loads as float32)
 
 
 @torch.no_grad()
@@ -113,9 +106,8 @@ class Readouts:
 
 
 def check_config(cfg: HeadTrainConfig) -> None:
-    check_loop(cfg, {"export_dtype": cfg.export_dtype in ("float32", "float16", "bfloat16"), "val_frames": cfg.val_frames >= 1, "imagined_share": 0 <= cfg.imagined_share <= 1,
-                     "arch.channels": cfg.arch.channels >= 1, "arch.hidden": cfg.arch.hidden >= 1},
-               "; val_frames, arch.channels, arch.hidden >= 1; 0 <= imagined_share <= 1; export_dtype float32, float16 or bfloat16")
+    check_loop(cfg, {"val_frames": cfg.val_frames >= 1, "imagined_share": 0 <= cfg.imagined_share <= 1},
+               "; val_frames >= 1; 0 <= imagined_share <= 1")
 
 
 @torch.no_grad()

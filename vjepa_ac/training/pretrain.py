@@ -21,7 +21,8 @@ from transformers import VJEPA2Config, VJEPA2Model
 
 from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
-from vjepa_ac.models.encoder import Preprocess, default_encoder_dir, preprocess, save_encoder
+from vjepa_ac.models.encoder import Preprocess, preprocess, save_encoder
+from vjepa_ac.models.weights import model_folder
 from vjepa_ac.io import write_json
 from vjepa_ac.training.trainer import Distributed, LoopConfig, Run, WindowSampler, check_loop, fit, split_episodes
 
@@ -177,7 +178,7 @@ def vjepa_loss(model: VJEPA2Model, target: nn.Module, x: torch.Tensor, splits, g
 
 def _init_from(model: VJEPA2Model, target: nn.Module, source: str) -> None:
     """Copy an exported encoder of ours (and its pretraining predictor) into a fresh model; shapes must match."""
-    path = default_encoder_dir() if source == "default" else Path(source)
+    path = model_folder(source, "encoder")
     if not (path / "config.json").exists():
         raise FileNotFoundError(f"init={source!r}: no exported encoder at {path} (config.json missing)")
     src = VJEPA2Model.from_pretrained(str(path), torch_dtype=torch.float32)

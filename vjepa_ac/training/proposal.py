@@ -22,25 +22,19 @@ from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
 from vjepa_ac.training.features import FeatureCache
 from vjepa_ac.models.proposals import KINDS, ProposalConfig, build, save_proposal
-from vjepa_ac.training.trainer import Distributed, LoopConfig, Run, check_loop, fit, split_episodes
+from vjepa_ac.training.trainer import CachedTrainConfig, Distributed, ReaderArch, Run, check_loop, fit, split_episodes
+
+
+ProposalArch = ReaderArch
 
 
 @dataclass
-class ProposalArch:
-    channels: int = 16
-    hidden: int = 512
-
-
-@dataclass
-class ProposalTrainConfig(LoopConfig):
+class ProposalTrainConfig(CachedTrainConfig):
     """`vjepa-ac train-proposal kind=policy dataset=DIR features=CACHE_DIR out=DIR`."""
 
     kind: str = "policy"  # policy or subgoal
-    dataset: str = "data/panda_play"
-    mapping: str = "panda_sim"
-    features: str = "features"  # the folder `vjepa-ac encode` wrote for one encoder (holds meta.json)
     out: str = "runs/proposal"
-    arch: ProposalArch = field(default_factory=ProposalArch)
+    arch: ReaderArch = field(default_factory=lambda: ReaderArch(channels=16))
     horizon: int = 1  # policy: actions proposed
     ahead: int = 4  # subgoal: the proposed frame lies this many steps further on (or is the goal, when nearer)
     max_gap: int = 24  # goals are drawn up to this many steps after the frame
@@ -53,7 +47,6 @@ class ProposalTrainConfig(LoopConfig):
     val_every: int = 500
     val_batches: int = 8
     checkpoint_every: int = 500
-    export_dtype: str = "float32"  # of the exported model's weights (float16 halves the file; it loads as float32)
 
 
 def hindsight(lengths: list[int], episodes: list[int], gen: torch.Generator, max_gap: int, after: int = 1) -> tuple[int, int, int]:
@@ -115,11 +108,9 @@ class Relabelled:
 def check_config(cfg: ProposalTrainConfig) -> None:
     if cfg.kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {cfg.kind!r}")
-    check_loop(cfg, {"export_dtype": cfg.export_dtype in ("float32", "float16", "bfloat16"), "horizon": cfg.horizon >= 1, "ahead": cfg.ahead >= 1, "max_gap": cfg.max_gap >= 1,
-                     "val_batches": cfg.val_batches >= 1, "readout_weight": cfg.readout_weight >= 0,
-                     "arch.channels": cfg.arch.channels >= 1, "arch.hidden": cfg.arch.hidden >= 1},
-               "; horizon, ahead, max_gap, val_batches, arch.channels, arch.hidden >= 1; readout_weight >= 0; "
-               "export_dtype float32, float16 or bfloat16")
+    check_loop(cfg, {"horizon": cfg.horizon >= 1, "ahead": cfg.ahead >= 1, "max_gap": cfg.max_gap >= 1,
+                     "val_batches": cfg.val_batches >= 1, "readout_weight": cfg.readout_weight >= 0},
+               "; horizon, ahead, max_gap, val_batches >= 1; readout_weight >= 0")
     if cfg.head and cfg.kind != "subgoal":
         raise ValueError("head= shapes the sub-goal model's loss; a policy learns actions: leave head unset")
 

@@ -54,6 +54,27 @@ class LoopConfig:
     progress: bool | None = None  # None: a progress bar only when stderr is a terminal
 
 
+EXPORT_DTYPES = ("float32", "float16", "bfloat16")
+
+
+@dataclass
+class CachedTrainConfig(LoopConfig):
+    """A trainer on a trajectory log and its feature cache (`vjepa-ac encode`), exporting its model in a dtype."""
+
+    dataset: str = "data/panda_play"
+    mapping: str = "panda_sim"
+    features: str = "features"  # the folder `vjepa-ac encode` wrote for one encoder (holds meta.json)
+    export_dtype: str = "float32"  # of the exported weights (float16 halves the file; it loads as float32)
+
+
+@dataclass
+class ReaderArch:
+    """A network that reads tokens: each token reduced to `channels`, keeping where it is, then `hidden`-wide layers."""
+
+    channels: int = 32
+    hidden: int = 512
+
+
 def resume_mode(value) -> str:
     """`resume` as one of RESUME_MODES (true/false from older configs and the Python API read as auto/no)."""
     v = {True: "auto", False: "no"}.get(value, value) if isinstance(value, bool) else str(value).lower()
@@ -68,10 +89,19 @@ def check_loop(cfg: LoopConfig, extra: dict[str, bool] | None = None, rule_text:
     rules = {"steps": cfg.steps >= 1, "batch_size": cfg.batch_size >= 1, "lr": cfg.lr > 0, "min_lr": cfg.min_lr >= 0,
              "warmup": cfg.warmup >= 0, "grad_clip": cfg.grad_clip > 0, "val_fraction": 0 <= cfg.val_fraction < 1,
              "val_every": cfg.val_every >= 1, "checkpoint_every": cfg.checkpoint_every >= 1, **(extra or {})}
+    if hasattr(cfg, "export_dtype"):
+        rules["export_dtype"] = cfg.export_dtype in EXPORT_DTYPES
+    for name in ("channels", "hidden"):
+        if isinstance(getattr(cfg, "arch", None), ReaderArch):
+            rules[f"arch.{name}"] = getattr(cfg.arch, name) >= 1
     bad = [k for k, ok in rules.items() if not ok]
     if bad:
-        raise ValueError(f"out-of-range training setting {bad[0]}={getattr(cfg, bad[0], None)!r} (steps, batch_size, val_every, "
-                         f"checkpoint_every >= 1; lr, grad_clip > 0; min_lr, warmup >= 0; 0 <= val_fraction < 1{rule_text})")
+        value = cfg
+        for part in bad[0].split("."):
+            value = getattr(value, part, None)
+        raise ValueError(f"out-of-range training setting {bad[0]}={value!r} (steps, batch_size, val_every, checkpoint_every, "
+                         f"arch.* >= 1; lr, grad_clip > 0; min_lr, warmup >= 0; 0 <= val_fraction < 1; export_dtype one of "
+                         f"{EXPORT_DTYPES}{rule_text})")
     if cfg.schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {cfg.schedule!r}")
     resume_mode(cfg.resume)
