@@ -118,22 +118,30 @@ def test_merged_tables_name_trained_models_by_what_they_are(tmp_path):
 
 
 def test_merged_tables_keep_every_table_row_apart(tmp_path):
-    """Each learned row of `vjepa-ac table` (sub-goals, one goal, latent sub-goals, the policy alone, its prior, token
-    energy, planned gripper) is its own row when merged from results.json files."""
+    """Each learned row of `vjepa-ac table` (sub-goals, one goal, nothing moves, the energies, the labelled rung, the
+    proposals) is its own row when merged from results.json files, named as the table named it; results no table
+    named stay apart by their protocol, shown under their policy's name."""
     from dataclasses import asdict
 
     from vjepa_ac.eval.table import ROWS, TableConfig, cell_config, merge_results
 
-    rows = [r for r, fields in ROWS.items() if fields.get("world_model") == "default"]
+    rows = [r for r, fields in ROWS.items() if fields.get("world_model") in ("default", "nothing-moves")]
     paths = []
     for r in rows:
         cfg = cell_config(TableConfig(out=str(tmp_path)), "grasp", r)
-        cfg.agent.planner = cfg.planner  # as check_settings leaves it
-        s = {"task": "grasp", "env": cfg.env.id, "policy": cfg.policy, "world_model": cfg.world_model, "model": "default",
-             "planner": cfg.planner, "episodes": 1, "successes": 1, "success_rate": 1.0, "success_ci95": [0.2, 1.0],
-             "planning_ms": {"median": 1.0}, "config": asdict(cfg)}  # as results.json holds it
+        s = {"task": "grasp", "env": cfg.env.id, "policy": cfg.policy, "row": cfg.label, "episodes": 1, "successes": 1,
+             "success_rate": 1.0, "success_ci95": [0.2, 1.0], "planning_ms": {"median": 1.0}, "config": asdict(cfg)}
         paths.append(tmp_path / f"{r.replace('/', '-')}.json")
         paths[-1].write_text(json.dumps(s))
     text = merge_results(paths)
-    named = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| default")]
+    named = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith(("| default", "| nothing"))]
     assert sorted(named) == sorted(rows), text
+    unnamed = []
+    for i, goals in enumerate(["one goal image", "env sub-goal images (when reached)"]):
+        protocol = {"policy": "mine+cem", "goals": goals, "energy": "temporal distance", "trained": "no labels", "gripper": "planned"}
+        unnamed.append(tmp_path / f"u{i}.json")
+        unnamed[-1].write_text(json.dumps({"task": "grasp", "env": "e", "policy": "planner", "protocol": protocol, "episodes": 1,
+                                           "successes": 0, "success_rate": 0.0, "success_ci95": [0.0, 0.8], "planning_ms": None}))
+    text = merge_results(unnamed)
+    assert sorted(line.split(" | ")[1] for line in text.splitlines()[2:4]) == ["env sub-goal images (when reached)", "one goal image"]
+    assert all(line.startswith("| mine+cem | ") for line in text.splitlines()[2:4]), text

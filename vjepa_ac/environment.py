@@ -33,12 +33,57 @@ def make_env(cfg: EnvConfig):
     return gym.make(cfg.id, max_episode_steps=cfg.max_episode_steps or None, **kwargs)
 
 
-def fill_camera(env: EnvConfig, encoder: str = "default") -> None:
-    """A Panda env with no camera set sees through the view `encoder` was pretrained on (eval renders it for every
-    row of a table; collect records it, so that logs made with the defaults train the default encoder's own view); an
-    encoder with no recorded view leaves the env's default."""
+def prepare_env(env: EnvConfig, encoder: str = "default", plans_on_tokens: bool = False) -> None:
+    """Give a Panda env with no camera set the view `encoder` was pretrained on (every row of a table then sees the
+    same frames; logs made with the defaults train the default encoder's own view), and, when a planner reads that
+    encoder's tokens, refuse another view than its own (its embeddings of another framing are meaningless: every
+    episode would fail without saying why)."""
     import envs
     from vjepa_ac.models.encoder import trained_camera
 
-    if env.id in envs.PANDA_ENV_IDS and env.camera is None and not env.kwargs.get("camera"):
-        env.camera = trained_camera(encoder)
+    if env.id not in envs.PANDA_ENV_IDS:
+        return  # another robot's camera: an encoder of ours planning there is a cross-embodiment choice, not a slip
+    unset = env.camera is None and not env.kwargs.get("camera")
+    here = env_camera(env)
+    trained = trained_camera(encoder)
+    if unset and trained is not None:
+        env.camera = here = trained
+    if plans_on_tokens and trained is not None and trained != here:
+        raise ValueError(f"encoder={encoder} was pretrained on camera={trained!r} frames, but the env renders "
+                         f"camera={here!r}: set env.camera={trained} (or use an encoder pretrained on that view)")
+
+
+def make_checked(env: EnvConfig):
+    """The env of a config, or an error naming the id and this package's envs when it cannot be built."""
+    try:
+        return make_env(env)
+    except Exception as e:
+        import envs
+
+        known = env.id in envs.ENV_IDS or _registered(env.id)
+        what = (f"env.id={env.id!r} (a known env) could not be built with these options ({type(e).__name__}: {e})" if known else
+                f"env.id={env.id!r} cannot be built ({type(e).__name__}: {e}); this package's envs: "
+                f"{sorted(envs.ENV_IDS)} (or any registered Gymnasium id with its options in env.kwargs)")
+        raise ValueError(what) from e
+
+
+def env_camera(env: EnvConfig) -> str:
+    """The camera framing a Panda env config renders (the env's default filled in)."""
+    from envs.panda_env import PandaEnvConfig
+
+    return env.camera or env.kwargs.get("camera") or PandaEnvConfig().camera or "wide"
+
+
+def fill_camera(env: EnvConfig, encoder: str = "default") -> None:
+    """A Panda env with no camera set sees through the view `encoder` was pretrained on."""
+    prepare_env(env, encoder)
+
+
+def _registered(env_id: str) -> bool:
+    import gymnasium as gym
+
+    try:
+        gym.spec(env_id)
+        return True
+    except Exception:
+        return False

@@ -32,15 +32,15 @@ def test_default_predictor_matches_the_default_encoder_and_rolls_out():
 
 
 def test_an_evaluation_renders_the_view_the_default_encoder_was_trained_on():
-    """The default eval settings pass the view check (`check_view`) without any camera option: the env renders the
+    """The default eval settings pass the view check (`prepare_env`) without any camera option: the env renders the
     encoder's own view."""
+    from vjepa_ac.environment import env_camera, prepare_env
+    from vjepa_ac.eval.config import EvalConfig
     from vjepa_ac.models.encoder import trained_camera
-    from vjepa_ac.eval.config import EvalConfig, check_view, env_camera, fill_camera
 
     cfg = EvalConfig()
-    fill_camera(cfg)
+    prepare_env(cfg.env, cfg.encoder, plans_on_tokens=True)
     assert trained_camera("default") == env_camera(cfg.env) == cfg.env.camera
-    check_view(cfg)
     env = json.loads((default_encoder_dir() / "training.json").read_text())["env"]
     assert env["image_height"] == cfg.env.image_height
 

@@ -66,10 +66,10 @@ def test_random_and_expert_policies_and_the_table(tmp_path):
     cfg = TableConfig(tasks=["reach"], rows=["expert", "random"], episodes=2, out=str(tmp_path / "table"))
     cfg.base = small(tmp_path, episodes=EvalConfig().episodes, out=EvalConfig().out)  # the table sets these per cell
     text = run_table(cfg)
-    assert "| expert | 100 % [" in text and "| random |" in text
+    assert "| expert | - | - | - | 100 % [" in text and "| random |" in text
     assert (tmp_path / "table" / "table.md").read_text().strip() == text.strip()
     merged = merge_results([tmp_path / "table" / "reach" / r / "results.json" for r in ("expert", "random")])
-    assert "| expert | 100 % [" in merged
+    assert "| expert | - | - | - | 100 % [" in merged
     with pytest.raises(ValueError, match="unknown row"):
         run_table(TableConfig(tasks=["reach"], rows=["teleop"], out=str(tmp_path / "t2")))
 
@@ -126,47 +126,52 @@ def test_nan_planner_costs_are_counted_in_the_results(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_the_ladder_table_runs_sim_sim_image_and_the_one_goal_protocol(tmp_path):
     out = tmp_path / "ladder"
-    r = subprocess.run([sys.executable, "-m", "vjepa_ac.cli", "table", "tasks=[grasp]", "rows=[sim,sim+image,default+cem/one-goal]",
+    r = subprocess.run([sys.executable, "-m", "vjepa_ac.cli", "table", "tasks=[grasp]", "rows=[sim,sim+image,default+cem]",
                         "episodes=2", "sim_episodes=1", f"out={out}", "base.workers=1", "base.videos=0",
                         "base.env.image_height=48", "base.env.image_width=48", "base.env.max_episode_steps=2"],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     table = (out / "table.md").read_text().splitlines()
-    assert [line.split(" | ")[0] for line in table[2:5]] == ["| sim", "| sim+image", "| default+cem/one-goal"]
+    assert [line.split(" | ")[0] for line in table[2:5]] == ["| sim", "| sim+image", "| default+cem"]
+    assert table[4].split(" | ")[1] == "one goal image" and table[2].split(" | ")[1].startswith("env sub-goal images (clock")
     assert "Fewer than 2 episodes: sim (grasp 1); sim+image (grasp 1)." in table
     cells = {p.parent.name: json.loads(p.read_text()) for p in out.rglob("results.json")}
-    assert cells["sim+image"]["episodes"] == 1 and cells["sim"]["episodes"] == 1 and cells["default+cem-one-goal"]["episodes"] == 2
-    assert cells["default+cem-one-goal"]["config"]["agent"]["use_subgoals"] is False
+    assert cells["sim+image"]["episodes"] == 1 and cells["sim"]["episodes"] == 1 and cells["default+cem"]["episodes"] == 2
+    assert cells["default+cem"]["config"]["agent"]["use_subgoals"] is False
+    assert cells["default+cem"]["protocol"]["trained"] == "no labels" and cells["default+cem"]["protocol"]["gripper"] == "planned"
     assert cells["sim"]["config"]["agent"]["use_subgoals"] is True
     merged = merge_results(sorted(out.rglob("results.json")))
-    assert {line.split(" | ")[0] for line in merged.splitlines()[2:5]} == {"| sim", "| sim+image", "| default+cem/one-goal"}
+    assert {line.split(" | ")[0] for line in merged.splitlines()[2:5]} == {"| sim", "| sim+image", "| default+cem"}
 
 
 def test_the_table_evaluates_a_given_model_in_the_learned_rows_and_its_encoder_in_sim_image():
     from vjepa_ac.eval.table import cell_config
 
     cfg = TableConfig(predictor="runs/pred", encoder="runs/enc/encoder", episodes=50, sim_episodes=20)
-    learned, one_goal = cell_config(cfg, "grasp", "default+cem"), cell_config(cfg, "grasp", "default+cem/one-goal")
-    assert (learned.world_model, learned.encoder, learned.agent.use_subgoals) == ("runs/pred", "runs/enc/encoder", True)
+    sub, one_goal = cell_config(cfg, "grasp", "default+cem/subgoals"), cell_config(cfg, "grasp", "default+cem")
+    assert (sub.world_model, sub.encoder, sub.agent.use_subgoals, sub.agent.subgoal_advance) == ("runs/pred", "runs/enc/encoder", True, "reached")
     assert (one_goal.world_model, one_goal.agent.use_subgoals) == ("runs/pred", False)
+    assert cell_config(cfg, "grasp", "nothing-moves+cem").world_model == "nothing-moves"
     image = cell_config(cfg, "grasp", "sim+image")
     assert (image.world_model, image.encoder, image.episodes) == ("sim+image", "runs/enc/encoder", 20)
     assert cell_config(cfg, "grasp", "sim").world_model == "sim" and cell_config(cfg, "grasp", "sim").episodes == 20
     assert cell_config(cfg, "grasp", "default+cem").episodes == 50
     assert cell_config(cfg, "grasp", "default+cem/tokens").energy.head is None and cell_config(cfg, "grasp", "default+cem").energy.head == "auto"
-    gripper = cell_config(cfg, "grasp", "default+cem/gripper-state")
-    assert (gripper.world_model, gripper.agent.gripper_from_goal, gripper.agent.use_subgoals) == ("runs/pred", "state", True)
+    old = cell_config(cfg, "grasp", "default+cem/labelled-2026-11")
+    assert (old.world_model, old.energy.head, old.energy.distance, old.energy.anchor) == ("runs/pred", "labelled", None, True)
+    assert (old.agent.gripper_from_goal, old.agent.use_subgoals, old.agent.subgoal_advance) == ("image", True, "clock")
 
 
 def test_an_encoder_is_refused_on_another_camera_view_than_it_was_pretrained_on(tmp_path):
     """The shipped encoder's `training.json` names its view; planning with it on another framing fails at start,
     naming both views and the setting that fixes it, and writes nothing."""
     from vjepa_ac.models.encoder import trained_camera
-    from vjepa_ac.eval.config import check_config, env_camera, fill_camera
+    from vjepa_ac.environment import env_camera, fill_camera
+    from vjepa_ac.eval.config import check_config
 
     trained = trained_camera("default")
     unset = small(tmp_path, world_model="default")
-    fill_camera(unset)
+    fill_camera(unset.env, unset.encoder)
     assert trained == env_camera(unset.env)  # an unset camera is the encoder's own view
     other = "wide" if trained != "wide" else "wide+wrist"
     cfg = small(tmp_path, world_model="default", env=EnvConfig(id="vjepa_ac/PandaGrasp-v0", camera=other))

@@ -9,8 +9,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
-from vjepa_ac.environment import EnvConfig, make_env
-from vjepa_ac.environment import fill_camera as fill_env_camera
+from vjepa_ac.environment import EnvConfig, env_camera, prepare_env  # noqa: F401  (env_camera re-exported)
 from vjepa_ac.eval.episode import POLICIES
 from vjepa_ac.eval.pool import build
 from vjepa_ac.models.weights import DEFAULT_NAMES
@@ -97,14 +96,8 @@ def check_settings(cfg: EvalConfig) -> None:
     cfg.agent.planner = cfg.planner
     for part in (cfg.agent, cfg.agent.cem, cfg.agent.mppi, cfg.energy):
         part.__post_init__()
-    from vjepa_ac.device import pick_device
-
-    cfg.device = str(pick_device(cfg.device))  # `auto` resolved once; a device that is not here fails now
-    fill_camera(cfg)
     check_sources(cfg)
     r = rung(cfg.world_model)
-    if cfg.policy == "planner" and r.encoder:
-        check_view(cfg)
     if cfg.decoder:
         if not cfg.rerun:
             raise ValueError("decoder= draws imagined frames into Rerun recordings: set rerun=DIR (or rerun=spawn) as well")
@@ -117,30 +110,29 @@ def check_settings(cfg: EvalConfig) -> None:
         if getattr(cfg.energy, name) not in (None, "auto") and not r.encoder:
             raise ValueError(f"energy.{name} reads encoder tokens; world_model={cfg.world_model} scores no tokens (use a "
                              "learned predictor or sim+image)")
+    from vjepa_ac.device import pick_device
+
+    cfg.device = str(pick_device(cfg.device))  # `auto` resolved once; a device that is not here fails now
+    prepare_env(cfg.env, cfg.encoder, plans_on_tokens=cfg.policy == "planner" and r.encoder)
 
 
 def build_checked(cfg: EvalConfig) -> dict:
     """The env and policy of the settings (eval_pool.build), or an error naming the settings that would not build."""
     try:
         return build(cfg)
+    except ValueError as e:
+        if str(e).startswith("env.id="):
+            raise  # the env itself: its own message names the id and the choices
+        raise ValueError(f"cannot build the {cfg.policy} policy of world_model={cfg.world_model}, encoder={cfg.encoder}, "
+                         f"energy.head={cfg.energy.head} ({type(e).__name__}: {e})") from e
     except Exception as e:
         raise ValueError(f"cannot build the {cfg.policy} policy of world_model={cfg.world_model}, encoder={cfg.encoder}, "
                          f"energy.head={cfg.energy.head} ({type(e).__name__}: {e})") from e
 
 
 def check_sources(cfg: EvalConfig) -> None:
-    """The env, world model and encoder must be buildable: a typo fails here, naming the value and the choices, not
-    as every episode's crash in the workers."""
-    try:
-        make_env(cfg.env).close()
-    except Exception as e:
-        import envs
-
-        known = cfg.env.id in envs.ENV_IDS or _registered(cfg.env.id)
-        what = (f"env.id={cfg.env.id!r} (a known env) could not be built with these options ({type(e).__name__}: {e})" if known else
-                f"env.id={cfg.env.id!r} cannot be built ({type(e).__name__}: {e}); this package's envs: "
-                f"{sorted(envs.ENV_IDS)} (or any registered Gymnasium id with its options in env.kwargs)")
-        raise ValueError(what) from e
+    """The world model and encoder must be found: a typo fails here, naming the value and the choices, not as every
+    episode's crash in the workers."""
     if cfg.policy != "planner":
         return
     r = rung(cfg.world_model)
@@ -157,46 +149,3 @@ def check_sources(cfg: EvalConfig) -> None:
     if not (p.exists() or looks_like_hub_id):
         raise ValueError(f"encoder={cfg.encoder!r} does not exist: give 'default', an encoder folder (config.json + "
                          "model.safetensors, as `vjepa-ac pretrain` exports), an original release file (.pt) or a Hugging Face hub id")
-
-
-def _registered(env_id: str) -> bool:
-    import gymnasium as gym
-
-    try:
-        gym.spec(env_id)
-        return True
-    except Exception:
-        return False
-
-
-def env_camera(env: EnvConfig) -> str:
-    """The camera framing a Panda env config renders (the env's default filled in)."""
-    from envs.panda_env import PandaEnvConfig
-
-    return env.camera or env.kwargs.get("camera") or PandaEnvConfig().camera or "wide"
-
-
-def fill_camera(cfg: EvalConfig) -> None:
-    """A Panda env with no camera set renders the view the encoder was pretrained on (for every policy, so that the
-    rows of a table see the same frames)."""
-    fill_env_camera(cfg.env, cfg.encoder)
-
-
-def is_panda(env_id: str) -> bool:
-    """A Panda env of ours (the framings an encoder of ours records are Panda framings)."""
-    import envs
-
-    return env_id in envs.PANDA_ENV_IDS
-
-
-def check_view(cfg: EvalConfig) -> None:
-    """Refuse to plan with an encoder of ours on another view than the one it was pretrained on: its embeddings of
-    another framing are meaningless, and the episodes would all fail without saying why."""
-    from vjepa_ac.models.encoder import trained_camera
-
-    if not is_panda(cfg.env.id):
-        return  # another robot's camera: an encoder of ours planning there is a cross-embodiment choice, not a slip
-    trained, here = trained_camera(cfg.encoder), env_camera(cfg.env)
-    if trained is not None and trained != here:
-        raise ValueError(f"encoder={cfg.encoder} was pretrained on camera={trained!r} frames, but the env renders "
-                         f"camera={here!r}: set env.camera={trained} (or use an encoder pretrained on that view)")

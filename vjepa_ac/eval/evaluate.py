@@ -20,7 +20,6 @@ from vjepa_ac.eval.episode import run_episode  # noqa: F401  (re-exported)
 from vjepa_ac.eval.pool import episode_path, init_worker, run_and_save, run_isolated
 from vjepa_ac.eval.results import EpisodesCrashed, crash_report, summarise, wilson, write_results  # noqa: F401  (re-exported)
 from vjepa_ac.io import claim_folder, progress, remove_stale_temps
-from vjepa_ac.models.weights import robot_of
 from vjepa_ac.planning.ladder import model_identity
 
 
@@ -30,7 +29,7 @@ def evaluate(cfg: EvalConfig) -> dict:
     cfg = copy.deepcopy(cfg)
     check_settings(cfg)
     built = build_checked(cfg)
-    robot = robot_of(built["env"])
+    protocol = built["protocol"]
     root = Path(cfg.out)
     if root.exists():
         remove_stale_temps(root)
@@ -62,7 +61,7 @@ def evaluate(cfg: EvalConfig) -> dict:
             built["env"].close()
             run_isolated(cfg, todo, workers, threads, rows, done)
     return write_results(root, list(rows.values()), cfg, model=model_identity(cfg.world_model) if cfg.policy == "planner" else None,
-                         robot=robot)
+                         protocol=protocol)
 
 
 def raise_on_crashes(summaries: dict[str, dict], max_error_rate: float) -> None:

@@ -11,8 +11,10 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from vjepa_ac.data.video import write_mp4
-from vjepa_ac.environment import make_env
+from vjepa_ac.environment import make_checked
 from vjepa_ac.eval.episode import build_agent, failed_row, run_episode
+from vjepa_ac.eval.protocol import describe
+from vjepa_ac.planning.ladder import model_identity
 from vjepa_ac.io import write_json
 
 _WORKER: dict = {}
@@ -37,15 +39,15 @@ def worker_state(cfg) -> dict:
 
 
 def build(cfg) -> dict:
-    """The env, agent and decoder an evaluation's episodes use."""
-    env = make_env(cfg.env)
-    out = {"env": env}
+    """The env, agent and decoder an evaluation's episodes use, and the protocol the agent plans by (in words)."""
+    out = {"env": make_checked(cfg.env)}
     if cfg.policy == "planner":
-        out["agent"] = build_agent(cfg, env)
+        out["agent"] = build_agent(cfg, out["env"])
         if cfg.decoder:
             from vjepa_ac.models.decoder import load_decoder
 
             out["decoder"] = load_decoder(cfg.decoder, encoder=out["agent"].model.encoder)
+    out["protocol"] = describe(cfg.policy, model_identity(cfg.world_model), out.get("agent"))
     return out
 
 

@@ -32,7 +32,7 @@ def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def summarise(rows: list[dict], cfg, model: str | None = None, robot: str | None = None) -> dict:
+def summarise(rows: list[dict], cfg, model: str | None = None, protocol: dict | None = None) -> dict:
     """Success rate with its Wilson interval, distances, steps, planning time and failures of a set of episodes."""
     n = len(rows)
     k = sum(r["success"] for r in rows)
@@ -43,7 +43,7 @@ def summarise(rows: list[dict], cfg, model: str | None = None, robot: str | None
     lenient = [r["lenient_success"] for r in rows if r.get("lenient_success") is not None]
     from vjepa_ac.eval.protocol import describe, row_label
 
-    protocol = describe(cfg, robot)
+    protocol = protocol or describe(cfg.policy)
     return {
         "task": rows[0].get("task") if rows else None,
         "row": cfg.label or row_label(protocol),
@@ -71,10 +71,10 @@ def summarise(rows: list[dict], cfg, model: str | None = None, robot: str | None
     }
 
 
-def write_results(root: Path, rows: list[dict], cfg, model: str | None = None, robot: str | None = None) -> dict:
+def write_results(root: Path, rows: list[dict], cfg, model: str | None = None, protocol: dict | None = None) -> dict:
     """results.json and episodes.csv from the episode rows, each written atomically."""
     rows = sorted(rows, key=lambda r: r["episode"])
-    summary = summarise(rows, cfg, model, robot)
+    summary = summarise(rows, cfg, model, protocol)
     buf = io.StringIO()
     w = csv.DictWriter(buf, CSV_FIELDS, extrasaction="ignore")
     w.writeheader()

@@ -151,7 +151,7 @@ def format_cell(s: dict) -> str:
     return text
 
 
-def markdown(cells: dict[tuple[str, str], dict], tasks: list[str], rows: list[str]) -> str:
+def markdown(cells: dict[tuple[str, str], dict], tasks: list[str], rows: list[str], names: dict[str, str] | None = None) -> str:
     """Success rate [95 % Wilson interval] and median planning ms per action, rows x tasks, each row with its
     protocol: the goals it planned to, its energy and what trained it, how the gripper was decided."""
     def protocol(r: str) -> list[str]:
@@ -161,7 +161,7 @@ def markdown(cells: dict[tuple[str, str], dict], tasks: list[str], rows: list[st
 
     lines = ["| policy | goals | energy; trained on | gripper | " + " | ".join(tasks) + " |", "|---|---|---|---|" + "---|" * len(tasks)]
     for r in rows:
-        lines.append(f"| {r} | " + " | ".join(protocol(r)) + " | "
+        lines.append(f"| {(names or {}).get(r, r)} | " + " | ".join(protocol(r)) + " | "
                      + " | ".join(format_cell(cells[(t, r)]) if (t, r) in cells else "-" for t in tasks) + " |")
     n = {s["episodes"] for s in cells.values()}
     lines.append("")
@@ -206,15 +206,17 @@ def crashed_cells(cfg: TableConfig) -> None:
 def merge_results(paths: list[str | Path]) -> str:
     """One Markdown table from results.json files of separate jobs (a sweep's outputs): each row as its results.json
     names it (a table's row name, or the protocol in words)."""
-    cells, tasks, rows = {}, [], []
+    cells, tasks, rows, names = {}, [], [], {}
     for p in paths:
         s = json.loads(Path(p).read_text())
         task = s.get("task") or s["env"]
-        row = s.get("row") or row_label(s.get("protocol") or {"policy": s["policy"], "goals": "-"})
+        protocol = s.get("protocol") or {"policy": s["policy"], "goals": "-"}
+        row = s.get("row") if s.get("row") in ROWS else row_label(protocol)  # a table's row name, else the protocol in words
+        names[row] = row if row in ROWS else protocol["policy"]  # shown beside the protocol's own columns
         if (task, row) in cells:
             raise ValueError(f"{p}: a second result for task {task!r}, policy {row!r}")
         cells[(task, row)] = s
         tasks += [task] if task not in tasks else []
         rows += [row] if row not in rows else []
     order = lambda known: (lambda x: (list(known).index(x) if x in known else len(known), x))  # noqa: E731
-    return markdown(cells, sorted(tasks, key=order(TASK_ENVS)), sorted(rows, key=order(ROWS)))
+    return markdown(cells, sorted(tasks, key=order(TASK_ENVS)), sorted(rows, key=order(ROWS)), names)

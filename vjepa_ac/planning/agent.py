@@ -51,6 +51,9 @@ class AgentConfig:
     # reads the gripper, else planned.
     gripper_from_goal: str | None = None
     gripper_threshold: float = 0.3  # a goal closure above this closes the hand (command +1), else it opens (-1)
+    # a planned gripper is commanded fully open or fully closed, as its sampled value's sign says (play logs command
+    # only those two; a half-closed hand is a state the world model has rarely seen)
+    gripper_binary: bool = True
     # Proposals learned from play logs (`vjepa-ac train-proposal`): "default" (shipped with the default encoder) or a folder.
     proposal: str | None = None  # the policy: acts alone (planner=policy), seeds `cem.prior_share` of the samples, or the first mean
     proposal_init: bool = False  # the first iteration's mean is the proposal's sequence (instead of the shifted last plan)
@@ -256,6 +259,8 @@ class Agent:
         command = self.command if command is None else command
         if command is not None:
             full[..., -1] = command
+        elif self.cfg.gripper_binary and self.action_dim - 1 in self.cfg.plan_dims:
+            full[..., -1] = torch.where(full[..., -1] > 0, 1.0, -1.0)
         return full
 
     def cost_fn(self, ctx, goal):
