@@ -40,7 +40,10 @@ def main() -> None:
         from importlib import resources
 
         meta = json.loads((resources.files("vjepa_ac") / "weights" / "predictor" / "config.json").read_text())
-    episodes = list(range(len(log))) if args.all else meta.get("val_episodes") or list(range(len(log) - args.episodes, len(log)))
+    listed = meta.get("val_episodes") if meta.get("dataset") in (None, str(args.dataset)) or meta.get("train_episodes") else None
+    if listed and max(listed) >= len(log):  # held out of another dataset: this one's last episodes instead
+        listed = None
+    episodes = list(range(len(log))) if args.all else listed or list(range(len(log) - args.episodes, len(log)))
     mapping = load_mapping("panda_sim")
     H = args.horizon
     err = torch.zeros(H)
