@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from planners.common import CostFn, PlanResult, sample_and_refit
+from planners.common import CostFn, PlanResult, check_sampling, sample_and_refit
 
 
 @dataclass
@@ -24,11 +24,7 @@ class CEMConfig:
     keep_samples: bool = False  # store every sample in the iteration records
 
     def __post_init__(self):
-        if not (self.samples >= 1 and self.iterations >= 1 and 1 <= self.elites <= self.samples and self.init_std > 0
-                and self.min_std >= 0 and 0 <= self.prior_share <= 1):
-            raise ValueError(f"cem: samples, iterations >= 1, 1 <= elites <= samples, init_std > 0, min_std >= 0, "
-                             f"0 <= prior_share <= 1; got samples={self.samples}, iterations={self.iterations}, "
-                             f"elites={self.elites}, init_std={self.init_std}, min_std={self.min_std}, prior_share={self.prior_share}")
+        check_sampling(self, "cem")
 
 
 @torch.no_grad()

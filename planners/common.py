@@ -32,6 +32,15 @@ class PlanResult:
     iterations: list[IterationRecord] = field(default_factory=list)
 
 
+def check_sampling(cfg, name: str, extra: bool = True, extra_text: str = "") -> None:
+    """Refuse sampling settings that cannot plan (a CEM's or an MPPI's), naming them and the values given."""
+    if not (cfg.samples >= 1 and cfg.iterations >= 1 and 1 <= cfg.elites <= cfg.samples and cfg.init_std > 0
+            and cfg.min_std >= 0 and 0 <= cfg.prior_share <= 1 and extra):
+        raise ValueError(f"{name}: samples, iterations >= 1, 1 <= elites <= samples, init_std > 0, min_std >= 0, "
+                         f"0 <= prior_share <= 1{extra_text}; got samples={cfg.samples}, iterations={cfg.iterations}, "
+                         f"elites={cfg.elites}, init_std={cfg.init_std}, min_std={cfg.min_std}, prior_share={cfg.prior_share}")
+
+
 def as_bounds(low, high, action_dim: int | None, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """Action bounds as tensors [A] on the planner's device, checked."""
     lo = torch.as_tensor(low, device=device, dtype=dtype).reshape(-1)

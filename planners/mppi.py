@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from planners.common import CostFn, PlanResult, sample_and_refit
+from planners.common import CostFn, PlanResult, check_sampling, sample_and_refit
 
 
 @dataclass
@@ -24,11 +24,7 @@ class MPPIConfig:
     keep_samples: bool = False
 
     def __post_init__(self):
-        if not (self.samples >= 1 and self.iterations >= 1 and 1 <= self.elites <= self.samples and self.init_std > 0
-                and self.min_std >= 0 and 0 <= self.prior_share <= 1 and self.temperature > 0):
-            raise ValueError(f"mppi: samples, iterations >= 1, 1 <= elites <= samples, init_std > 0, min_std >= 0, "
-                             f"0 <= prior_share <= 1, temperature > 0; got samples={self.samples}, iterations={self.iterations}, "
-                             f"elites={self.elites}, init_std={self.init_std}, min_std={self.min_std}, prior_share={self.prior_share}")
+        check_sampling(self, "mppi", self.temperature > 0, ", temperature > 0")
 
 
 def _smooth(noise: torch.Tensor, beta: float) -> torch.Tensor:

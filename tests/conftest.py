@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -49,3 +50,33 @@ def first_fast(cases: list) -> list:
     """Parametrised cases of a console-script test: the first in the fast tier, the rest (each a 4-5 s process start
     here) marked `slow`; all of them run in CI."""
     return [cases[0], *[pytest.param(*(c if isinstance(c, tuple) else (c,)), marks=pytest.mark.slow) for c in cases[1:]]]
+
+
+def assert_resumes_exactly(monkeypatch, run, cfg_of, tmp_path, owner, name: str) -> Path:
+    """Train `cfg_of(out)` whole; train it again into another folder, killed (KeyboardInterrupt) at the fifth call of
+    `owner.name`, then resumed: the resumed weights equal the uninterrupted ones to the bit, and each step is logged
+    once. Returns the resumed run's folder."""
+    import torch
+    from safetensors.torch import load_file
+
+    whole = run(cfg_of(tmp_path / "whole"))
+    real, calls = getattr(owner, name), {"n": 0}
+
+    def crash_on_fifth(*a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+
+    monkeypatch.setattr(owner, name, crash_on_fifth)
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg_of(tmp_path / "cut"))
+    monkeypatch.setattr(owner, name, real)
+    resumed = run(cfg_of(tmp_path / "cut"))
+    a, b = load_file(str(whole / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=0, rtol=0)
+    steps = [int(line.split(",")[0]) for line in (tmp_path / "cut" / "log.csv").read_text().splitlines()[1:]]
+    assert steps == sorted(set(steps)) and steps[-1] == len(steps), "a resumed run logs each step once"
+    return tmp_path / "cut"

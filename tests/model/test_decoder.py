@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
 
 import vjepa_ac.training.decoder as td
 from vjepa_ac.models.decoder import (
     DecoderConfig, PatchDecoder, imagined_embeddings, load_decoder, locate_colour, object_colour, psnr, save_decoder, ssim,
 )
 from vjepa_ac.models.predictor import ACPredictor, PredictorConfig
+from conftest import assert_resumes_exactly
 
 
 def _cfg(small_collection, features, out, **kw) -> td.DecoderTrainConfig:
@@ -54,25 +54,7 @@ def test_psnr_and_ssim_rank_images_by_likeness():
 
 
 def test_training_resumes_to_exactly_the_uninterrupted_weights(small_collection, features, tmp_path, monkeypatch):
-    whole = td.train_decoder(_cfg(small_collection, features, tmp_path / "whole"))
-    real, calls = td.Frames.batch, {"n": 0}
-
-    def crash_on_fifth(self, *a):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt
-        return real(self, *a)
-
-    monkeypatch.setattr(td.Frames, "batch", crash_on_fifth)
-    with pytest.raises(KeyboardInterrupt):
-        td.train_decoder(_cfg(small_collection, features, tmp_path / "cut"))
-    monkeypatch.setattr(td.Frames, "batch", real)
-    resumed = td.train_decoder(_cfg(small_collection, features, tmp_path / "cut"))
-    a, b = load_file(str(whole / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], atol=0, rtol=0)
-    steps = [int(line.split(",")[0]) for line in (tmp_path / "cut" / "log.csv").read_text().splitlines()[1:]]
-    assert steps == list(range(1, 7)), "a resumed run logs each step once"
+    assert_resumes_exactly(monkeypatch, td.train_decoder, lambda out: _cfg(small_collection, features, out), tmp_path, td.Frames, "batch")
 
 
 def test_the_decoder_learns_to_draw_held_out_frames(small_collection, features, tmp_path):

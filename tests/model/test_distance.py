@@ -11,6 +11,7 @@ import torch
 
 from vjepa_ac.models.distance import EDGES, DistanceConfig, DistanceHead, bin_of, load_distance, save_distance
 from vjepa_ac.training.distance import DistanceArch, DistanceTrainConfig, draw_pairs, train_distance
+from conftest import assert_resumes_exactly
 
 
 def test_separations_fall_in_their_bins_and_the_statistics_read_steps():
@@ -95,3 +96,13 @@ def test_the_energy_scores_an_outcome_nearer_the_goal_lower():
     e = energy.score(z_pred, goal)
     assert float(e[0]) < float(e[1])
     assert energy.reached(torch.zeros(4, 8), goal) and not energy.reached(z_pred[1, 0], goal)
+
+
+def test_training_resumes_to_exactly_the_uninterrupted_weights(small_collection, features, tmp_path, monkeypatch):
+    import vjepa_ac.training.distance as tdist
+
+    def cfg_of(out):
+        return DistanceTrainConfig(dataset=small_collection.out, features=features, out=str(out), steps=6, batch_size=16, warmup=2,
+                                   checkpoint_every=2, val_every=3, val_pairs=16, seed=1, arch=DistanceArch(channels=4, hidden=16), device="cpu")
+
+    assert_resumes_exactly(monkeypatch, train_distance, cfg_of, tmp_path, tdist, "draw_pairs")

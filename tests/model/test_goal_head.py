@@ -12,10 +12,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
 
 import vjepa_ac.training.head as th
 from vjepa_ac.models.goal_head import GoalHead, HeadConfig, load_head, save_head
+from conftest import assert_resumes_exactly
 
 EXE = [sys.executable, "-m", "vjepa_ac.cli"]
 
@@ -78,25 +78,7 @@ def _cfg(small_collection, features, out, **kw) -> th.HeadTrainConfig:
 
 
 def test_training_resumes_to_exactly_the_uninterrupted_weights(small_collection, features, tmp_path, monkeypatch):
-    whole = th.train_head(_cfg(small_collection, features, tmp_path / "whole"))
-    real, calls = th.F.smooth_l1_loss, {"n": 0}
-
-    def crash_on_fifth(*a, **kw):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt
-        return real(*a, **kw)
-
-    monkeypatch.setattr(th.F, "smooth_l1_loss", crash_on_fifth)
-    with pytest.raises(KeyboardInterrupt):
-        th.train_head(_cfg(small_collection, features, tmp_path / "cut"))
-    monkeypatch.setattr(th.F, "smooth_l1_loss", real)
-    resumed = th.train_head(_cfg(small_collection, features, tmp_path / "cut"))
-    a, b = load_file(str(whole / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], atol=0, rtol=0)
-    steps = [int(line.split(",")[0]) for line in (tmp_path / "cut" / "log.csv").read_text().splitlines()[1:]]
-    assert steps == list(range(1, 7)), "a resumed run logs each step once"
+    assert_resumes_exactly(monkeypatch, th.train_head, lambda out: _cfg(small_collection, features, out), tmp_path, th.F, "smooth_l1_loss")
 
 
 def test_the_head_learns_to_read_the_logged_state_better_than_its_mean(small_collection, features, tmp_path):

@@ -10,11 +10,11 @@ import subprocess
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
 import vjepa_ac.training.proposal as tp
 from vjepa_ac.models.proposals import ProposalConfig, build, load_proposal, save_proposal
 from vjepa_ac.training.proposal import hindsight
+from conftest import assert_resumes_exactly
 
 EXE = shutil.which("vjepa-ac")
 
@@ -41,24 +41,9 @@ def _cfg(small_collection, features, out, **kw) -> tp.ProposalTrainConfig:
 
 @pytest.mark.parametrize("kind", ["policy", "subgoal"])
 def test_training_resumes_to_exactly_the_uninterrupted_weights(small_collection, features, tmp_path, monkeypatch, kind):
-    whole = tp.train_proposal(_cfg(small_collection, features, tmp_path / "whole", kind=kind))
-    real, calls = tp.Relabelled.batch, {"n": 0}
-
-    def crash_on_fifth(self, *a):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt
-        return real(self, *a)
-
-    monkeypatch.setattr(tp.Relabelled, "batch", crash_on_fifth)
-    with pytest.raises(KeyboardInterrupt):
-        tp.train_proposal(_cfg(small_collection, features, tmp_path / "cut", kind=kind))
-    monkeypatch.setattr(tp.Relabelled, "batch", real)
-    resumed = tp.train_proposal(_cfg(small_collection, features, tmp_path / "cut", kind=kind))
-    a, b = load_file(str(whole / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], atol=0, rtol=0)
-    header = (tmp_path / "cut" / "log.csv").read_text().splitlines()[0]
+    cut = assert_resumes_exactly(monkeypatch, tp.train_proposal, lambda out: _cfg(small_collection, features, out, kind=kind), tmp_path,
+                                 tp.Relabelled, "batch")
+    header = (cut / "log.csv").read_text().splitlines()[0]
     assert ("val_action_l1" in header) == (kind == "policy") and ("val_token_l1" in header) == (kind == "subgoal")
 
 

@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import load_file
 
 import vjepa_ac.training.predictor as tr
-from conftest import free_port
+from conftest import assert_resumes_exactly, free_port
 from vjepa_ac.models.predictor import PredictorConfig
 
 
@@ -30,23 +30,7 @@ def _weights(folder) -> dict:
 
 
 def test_training_resumes_to_exactly_the_uninterrupted_weights(small_collection, features, tmp_path, monkeypatch):
-    whole = tr.train(_cfg(small_collection, features, tmp_path / "whole"))
-    real, calls = tr.Episodes.batch, {"n": 0}
-
-    def crash_on_fifth(self, *a):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt
-        return real(self, *a)
-
-    monkeypatch.setattr(tr.Episodes, "batch", crash_on_fifth)
-    with pytest.raises(KeyboardInterrupt):
-        tr.train(_cfg(small_collection, features, tmp_path / "cut"))
-    monkeypatch.setattr(tr.Episodes, "batch", real)
-    resumed = tr.train(_cfg(small_collection, features, tmp_path / "cut"))
-    a, b = _weights(whole), _weights(resumed)
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], atol=0, rtol=0)
+    assert_resumes_exactly(monkeypatch, tr.train, lambda out: _cfg(small_collection, features, out), tmp_path, tr.Episodes, "batch")
 
 
 def test_both_losses_fall_and_the_checkpoint_loads(small_collection, features, tmp_path):
@@ -104,6 +88,7 @@ FSDP_SCRIPT = """
 import sys
 import vjepa_ac.training.predictor as tr
 from vjepa_ac.models.predictor import PredictorConfig
+from conftest import assert_resumes_exactly
 cfg = tr.TrainConfig(dataset=sys.argv[1], features=sys.argv[2], out=sys.argv[3], frames=3, batch_size=2, steps=4, warmup=1,
                      checkpoint_every=2, val_every=2, device="cpu", fsdp=sys.argv[4] == "fsdp",
                      predictor=PredictorConfig(hidden=32, depth=2, heads=2))

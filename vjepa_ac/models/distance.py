@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vjepa_ac.models.goal_head import ReaderConfig
 from vjepa_ac.models.weights import load_model, read_folder, save_folder
 
 # bin edges in control steps: bin k holds separations in [EDGES[k], EDGES[k+1]) (the last one is open)
@@ -30,13 +31,10 @@ STATISTICS = ("mean", "quantile")
 
 
 @dataclass
-class DistanceConfig:
+class DistanceConfig(ReaderConfig):
     """Sizes of the head, its bins, and what it was calibrated to."""
 
-    embed_dim: int = 192  # encoder width D
-    grid: int = 8  # patches per side: N = grid * grid
-    channels: int = 16  # each token reduced to this many channels, keeping where it is
-    hidden: int = 512
+    channels: int = 16
     edges: list[int] = field(default_factory=lambda: list(EDGES))
     # a goal counts as reached when the expected distance of the frame to it is below this many steps (calibrated on
     # held-out pairs of the logs by `vjepa-ac train-distance`: the separations of 0-1 steps mostly fall below it)

@@ -21,13 +21,20 @@ from vjepa_ac.models.weights import load_model, read_folder, save_folder
 
 
 @dataclass
-class HeadConfig:
-    """Sizes of the head and what its outputs mean."""
+class ReaderConfig:
+    """The sizes of a small network that reads a frame's tokens: each token reduced to `channels`, keeping where it
+    is, then `hidden`-wide layers (the readout head, the temporal-distance head)."""
 
     embed_dim: int = 192  # encoder width D
     grid: int = 8  # patches per side: N = grid * grid
-    channels: int = 32  # each token reduced to this many channels, keeping where it is
+    channels: int = 32
     hidden: int = 512
+
+
+@dataclass
+class HeadConfig(ReaderConfig):
+    """Sizes of the head and what its outputs mean."""
+
     names: list[str] = field(default_factory=list)  # the readout coordinates, [K]
     weights: list[float] = field(default_factory=list)  # each coordinate's weight in the energy, [K]
     mean: list[float] = field(default_factory=list)  # the training labels' mean and spread: outputs are standardised

@@ -16,7 +16,7 @@ from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
 from vjepa_ac.models.decoder import DecoderConfig, PatchDecoder, psnr, save_decoder, ssim, to_float
 from vjepa_ac.training.features import FeatureCache
-from vjepa_ac.training.trainer import CachedTrainConfig, Distributed, Run, check_loop, fit, split_episodes
+from vjepa_ac.training.trainer import CachedTrainConfig, Run, check_loop, fit, setup, split_episodes
 
 
 @dataclass
@@ -91,10 +91,8 @@ def train_decoder(cfg: DecoderTrainConfig) -> Path:
     """Train with atomic checkpoints; resume continues step, optimiser, schedule and random state (a folder made with
     other settings is refused). Returns out/decoder."""
     check_config(cfg)
-    dist = Distributed(cfg.device)
+    dist, gen = setup(cfg)
     device = dist.device
-    torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
     data = Frames(cfg)
     tokens, dim = data.z.shape[1], data.z.shape[2]
     dcfg = DecoderConfig(**{**asdict(cfg.decoder), "embed_dim": dim, "grid": int(round(tokens**0.5)), "image_size": data.frames.shape[1]})

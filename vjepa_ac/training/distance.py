@@ -27,14 +27,14 @@ from vjepa_ac.data.reader import open_log
 from vjepa_ac.models.distance import DistanceConfig, DistanceHead, bin_of, save_distance
 from vjepa_ac.training.features import FeatureCache
 from vjepa_ac.training.head import imagine_frames
-from vjepa_ac.training.trainer import CachedTrainConfig, Distributed, ReaderArch, Run, check_loop, fit, split_episodes
+from vjepa_ac.training.trainer import ReaderArch, ReaderTrainConfig, Run, check_loop, fit, setup, split_episodes
 
 
 DistanceArch = ReaderArch
 
 
 @dataclass
-class DistanceTrainConfig(CachedTrainConfig):
+class DistanceTrainConfig(ReaderTrainConfig):
     """`vjepa-ac train-distance dataset=DIR features=CACHE_DIR out=DIR [predictor=default imagined_share=0.5]`."""
 
     out: str = "runs/distance"
@@ -45,10 +45,7 @@ class DistanceTrainConfig(CachedTrainConfig):
     predictor: str | None = None  # train on this predictor's one-step imagined tokens too (default, or a folder)
     imagined_share: float = 0.5  # with predictor=: the share of frames that are imagined
     steps: int = 6000
-    batch_size: int = 256
-    lr: float = 1e-3
     warmup: int = 200
-    weight_decay: float = 0.05
     val_every: int = 1000
     val_pairs: int = 4096
     checkpoint_every: int = 1000
@@ -140,9 +137,7 @@ def train_distance(cfg: DistanceTrainConfig) -> Path:
     """Train with atomic checkpoints (resume continues step, optimiser, schedule and random state; a folder made with
     other settings is refused); returns out/distance."""
     check_config(cfg)
-    dist = Distributed(cfg.device)
-    torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
+    dist, gen = setup(cfg)
     data = Frames(cfg, dist.device)
     identity = data.cache.meta.get("identity")
     dcfg = DistanceConfig(embed_dim=data.z.shape[2], grid=int(round(data.z.shape[1] ** 0.5)), channels=cfg.arch.channels,

@@ -11,7 +11,7 @@ scored per coordinate (mean absolute error, in the labels' units).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,28 +22,20 @@ from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
 from vjepa_ac.training.features import FeatureCache
 from vjepa_ac.models.goal_head import GoalHead, HeadConfig, save_head
-from vjepa_ac.training.trainer import CachedTrainConfig, Distributed, ReaderArch, Run, check_loop, fit, split_episodes
+from vjepa_ac.training.trainer import ReaderArch, ReaderTrainConfig, Run, check_loop, fit, setup, split_episodes
 
 
 HeadArch = ReaderArch
 
 
 @dataclass
-class HeadTrainConfig(CachedTrainConfig):
+class HeadTrainConfig(ReaderTrainConfig):
     """`vjepa-ac train-head dataset=DIR features=CACHE_DIR out=DIR [predictor=default imagined_share=0.5]`."""
 
     out: str = "runs/head"
-    arch: ReaderArch = field(default_factory=ReaderArch)
     predictor: str | None = None  # train on this predictor's imagined tokens too (default, or a folder)
     imagined_share: float = 0.5  # with predictor=: the share of each batch that is imagined
-    steps: int = 4000
-    batch_size: int = 256
-    lr: float = 1e-3
-    warmup: int = 100
-    weight_decay: float = 0.05
-    val_every: int = 500
     val_frames: int = 4096  # held-out frames scored at each validation (evenly spaced)
-    checkpoint_every: int = 500
 
 
 @torch.no_grad()
@@ -123,9 +115,7 @@ def train_head(cfg: HeadTrainConfig) -> Path:
     """Train with atomic checkpoints (resume continues step, optimiser, schedule and random state; a folder made with
     other settings is refused); returns out/head."""
     check_config(cfg)
-    dist = Distributed(cfg.device)
-    torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
+    dist, gen = setup(cfg)
     data = Readouts(cfg, dist.device)
     identity = data.cache.meta.get("identity")
     hcfg = HeadConfig(embed_dim=data.z.shape[2], grid=int(round(data.z.shape[1] ** 0.5)), channels=cfg.arch.channels,

@@ -22,14 +22,14 @@ from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
 from vjepa_ac.training.features import FeatureCache
 from vjepa_ac.models.proposals import KINDS, ProposalConfig, build, save_proposal
-from vjepa_ac.training.trainer import CachedTrainConfig, Distributed, ReaderArch, Run, check_loop, fit, split_episodes
+from vjepa_ac.training.trainer import ReaderArch, ReaderTrainConfig, Run, check_loop, fit, setup, split_episodes
 
 
 ProposalArch = ReaderArch
 
 
 @dataclass
-class ProposalTrainConfig(CachedTrainConfig):
+class ProposalTrainConfig(ReaderTrainConfig):
     """`vjepa-ac train-proposal kind=policy dataset=DIR features=CACHE_DIR out=DIR`."""
 
     kind: str = "policy"  # policy or subgoal
@@ -40,13 +40,7 @@ class ProposalTrainConfig(CachedTrainConfig):
     max_gap: int = 24  # goals are drawn up to this many steps after the frame
     head: str | None = None  # subgoal: also match this goal-distance head's readout of the proposed tokens
     readout_weight: float = 1.0
-    steps: int = 4000
-    batch_size: int = 256
-    lr: float = 1e-3
-    weight_decay: float = 0.05
-    val_every: int = 500
     val_batches: int = 8
-    checkpoint_every: int = 500
 
 
 def hindsight(lengths: list[int], episodes: list[int], gen: torch.Generator, max_gap: int, after: int = 1) -> tuple[int, int, int]:
@@ -118,10 +112,8 @@ def check_config(cfg: ProposalTrainConfig) -> None:
 def train_proposal(cfg: ProposalTrainConfig) -> Path:
     """Train with atomic checkpoints (exact resume; a folder made with other settings is refused); returns out/proposal."""
     check_config(cfg)
-    dist = Distributed(cfg.device)
+    dist, gen = setup(cfg)
     device = dist.device
-    torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
     data = Relabelled(cfg)
     identity = data.cache.meta.get("identity")
     head = None

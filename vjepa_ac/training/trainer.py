@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +73,26 @@ class ReaderArch:
 
     channels: int = 32
     hidden: int = 512
+
+
+@dataclass
+class ReaderTrainConfig(CachedTrainConfig):
+    """A trainer of a small network that reads cached tokens (the readout and distance heads, the proposals)."""
+
+    arch: ReaderArch = field(default_factory=ReaderArch)
+    steps: int = 4000
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    val_every: int = 500
+    checkpoint_every: int = 500
+
+
+def setup(cfg: LoopConfig) -> tuple[Distributed, torch.Generator]:
+    """This process's place in the run (one process or one of torchrun's) and the seeded random state of a trainer."""
+    dist = Distributed(cfg.device)
+    torch.manual_seed(cfg.seed)
+    return dist, torch.Generator().manual_seed(cfg.seed)
 
 
 def resume_mode(value) -> str:
