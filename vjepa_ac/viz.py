@@ -107,7 +107,8 @@ class PCAImages:
 
 
 class EpisodeRecorder:
-    """Logs one episode of the agent to Rerun: `start(obs, info)`, then `step(...)` per control step, then `close()`."""
+    """Logs one episode of the agent to Rerun: `start(obs, info)`, then `step(...)` per control step, then
+    `end(step, obs, agent)` with the last observation, then `close()`."""
 
     def __init__(self, target: str, name: str, application: str = "vjepa_ac", decoder=None, gallery: int = 8,
                  latent: bool = False):
@@ -222,6 +223,15 @@ class EpisodeRecorder:
             elites = rec.plan.iterations[-1].elites[: self.gallery]  # [K, H, A], best first
             z_end = model.imagine(ctx, agent.full_actions(elites))[:, -1].cpu()  # [K, N, D]: each elite's last imagined frame
             self.rec.log("decoded/elites", _rr().Image(tile(self.decoder.images(z_end))))
+
+    def end(self, step: int, obs: dict, agent) -> None:
+        """The episode's last observation, which no plan observed: its embedding (encoded once here) beside what the
+        last step imagined it would be."""
+        model = agent.model
+        if self.pca is None or not hasattr(model, "observe"):
+            return
+        self._time(step)
+        self._real_beside_imagined(model.observe(obs))
 
     def close(self) -> Path | None:
         """Finish the recording; a file appears under its name only once complete."""

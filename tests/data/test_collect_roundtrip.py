@@ -123,8 +123,9 @@ def test_a_killed_collection_resumes_with_no_lost_or_duplicated_episode(tmp_path
     for key in ("observation.state", "action", "episode_index", "frame_index", "index"):
         np.testing.assert_array_equal(_table(root, key), _table(reference, key))
     ref_log = open_log(reference)
-    for i in range(5):
-        np.testing.assert_array_equal(log.frames(i, CAMERA_KEY), ref_log.frames(i, CAMERA_KEY))
+    for i in range(5):  # the same frames, up to the lossy codec (an episode out of place differs far more)
+        a, b = log.frames(i, CAMERA_KEY).astype(np.float64), ref_log.frames(i, CAMERA_KEY).astype(np.float64)
+        assert a.shape == b.shape and np.abs(a - b).mean() < 0.5, (i, np.abs(a - b).mean())
     assert not (root / ".staging").exists()
 
 

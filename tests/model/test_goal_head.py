@@ -128,7 +128,8 @@ def test_the_agent_plans_with_the_head_through_the_command_line(small_collection
 
 
 def test_the_learned_world_model_scores_candidates_by_the_head():
-    """With a head, the learned model's cost is the head's energy of the imagined tokens (nothing else)."""
+    """With a head (and no distance head), the learned model's cost is the head's energy of the imagined tokens times
+    its weight (nothing else)."""
     from vjepa_ac.models.encoder import FrozenEncoder, Preprocess
     from vjepa_ac.planning.energy import EnergyConfig
     from vjepa_ac.models.predictor import ACPredictor, PredictorConfig
@@ -140,11 +141,11 @@ def test_the_learned_world_model_scores_candidates_by_the_head():
     enc = FrozenEncoder(VJEPA2Model(cfg).eval(), Preprocess(crop_size=32))
     pred = ACPredictor(PredictorConfig(embed_dim=32, hidden=32, depth=1, heads=2, grid=4)).eval()
     head = tiny_head(k=3, d=32, grid=4)
-    wm = LatentWorldModel(enc, pred, EnergyConfig(head="given"), head=head)
+    wm = LatentWorldModel(enc, pred, EnergyConfig(head="given", distance=None, head_weight=3.0), head=head)
     img = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
     ctx, goal = wm.observe({"image": img, "ee_state": np.zeros(7, np.float32)}), wm.goal(img[::-1].copy())
     actions = torch.randn(5, 2, 7) * 0.05
     with torch.no_grad():
-        expected = head.energy(wm.imagine(ctx, actions)[:, -1], goal.z)
+        expected = 3.0 * head.energy(wm.imagine(ctx, actions)[:, -1], goal.z)
     torch.testing.assert_close(wm.cost(ctx, goal, actions), expected)
-    assert wm.distance(ctx, goal) == pytest.approx(float(head.energy(ctx.z[None], goal.z)[0]))
+    assert wm.distance(ctx, goal) == pytest.approx(3.0 * float(head.energy(ctx.z[None], goal.z)[0]))

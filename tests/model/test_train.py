@@ -88,7 +88,6 @@ FSDP_SCRIPT = """
 import sys
 import vjepa_ac.training.predictor as tr
 from vjepa_ac.models.predictor import PredictorConfig
-from conftest import assert_resumes_exactly
 cfg = tr.TrainConfig(dataset=sys.argv[1], features=sys.argv[2], out=sys.argv[3], frames=3, batch_size=2, steps=4, warmup=1,
                      checkpoint_every=2, val_every=2, device="cpu", fsdp=sys.argv[4] == "fsdp",
                      predictor=PredictorConfig(hidden=32, depth=2, heads=2))

@@ -84,7 +84,7 @@ def test_pick_and_place_plans_through_its_subgoals_in_order():
     env = make_panda("pick_place", image_height=48, image_width=48)
     obs, info = env.reset(seed=0)
     agent = Agent(OracleWorldModel(), env.action_space.low, env.action_space.high,
-                  AgentConfig(subgoal_advance="clock", subgoal_steps=2))
+                  AgentConfig(use_subgoals=True, subgoal_advance="clock", subgoal_steps=2))
     agent.reset(info, env.max_episode_steps)
     assert len(agent.goals) == 5  # around the cube, held, lifted, carried, placed
     for _ in range(11):
@@ -168,7 +168,7 @@ def test_the_gripper_follows_each_sub_goals_state_when_asked():
     img = np.zeros((32, 32, 3), np.uint8)
     states = [{"ee_state": np.array([0.5, 0, 0.1, 0, 0, 0, c], np.float32)} for c in (0.0, 0.9, 0.9)]
     info = {"subgoal_images": [img] * 3, "subgoal_states": states}
-    agent = Agent(wm, -np.ones(7), np.ones(7), AgentConfig(gripper_from_goal="state", subgoal_advance="clock", subgoal_steps=2,
+    agent = Agent(wm, -np.ones(7), np.ones(7), AgentConfig(use_subgoals=True, gripper_from_goal="state", subgoal_advance="clock", subgoal_steps=2,
                                                            cem=AgentConfig().cem.__class__(samples=8, iterations=1, elites=2)))
     agent.reset(info, 6)
     obs = {"image": img, "ee_state": np.zeros(7, np.float32)}
@@ -204,7 +204,7 @@ def test_the_gripper_follows_what_the_goal_head_reads_off_each_sub_goal_image():
     wm.energy.read = lambda z: None
     wm.energy.cfg.head_weight = 0.0  # the stub head only reads the goals' gripper; it scores nothing
     img = np.zeros((32, 32, 3), np.uint8)
-    agent = Agent(wm, -np.ones(7), np.ones(7), AgentConfig(gripper_from_goal="auto", subgoal_advance="clock", subgoal_steps=2,
+    agent = Agent(wm, -np.ones(7), np.ones(7), AgentConfig(use_subgoals=True, gripper_from_goal="auto", subgoal_advance="clock", subgoal_steps=2,
                                                            cem=AgentConfig().cem.__class__(samples=8, iterations=1, elites=2)))
     assert agent.gripper_mode == "image"
     agent.reset({"subgoal_images": [img] * 3}, 6)  # no subgoal_states: nothing privileged
@@ -248,14 +248,14 @@ def test_sub_goals_advance_when_the_world_model_says_the_current_one_is_reached_
     wm.reached = lambda ctx, goal: step["n"] in arrivals
     img = np.zeros((32, 32, 3), np.uint8)
     cem = AgentConfig().cem.__class__(samples=8, iterations=1, elites=2)
-    agent = Agent(wm, -np.ones(7), np.ones(7), AgentConfig(cem=cem))
+    agent = Agent(wm, -np.ones(7), np.ones(7), AgentConfig(cem=cem, use_subgoals=True))
     agent.reset({"subgoal_images": [img] * 3}, 60)
     obs = {"image": img, "ee_state": np.zeros(7, np.float32)}
     for n in range(8):
         step["n"] = n
         agent.act(obs)
     assert [r.goal_index for r in agent.records] == [0, 0, 0, 1, 1, 2, 2, 2]
-    clock = Agent(wm, -np.ones(7), np.ones(7), AgentConfig(cem=cem, subgoal_advance="clock", subgoal_steps=2))
+    clock = Agent(wm, -np.ones(7), np.ones(7), AgentConfig(cem=cem, use_subgoals=True, subgoal_advance="clock", subgoal_steps=2))
     clock.reset({"subgoal_images": [img] * 3}, 60)
     for n in range(6):
         step["n"] = n

@@ -280,8 +280,8 @@ def test_a_bug_inside_the_physics_step_is_raised_not_reported_as_divergence(monk
 
 def test_an_env_that_cannot_be_built_with_its_options_is_not_called_a_typo():
     from vjepa_ac.environment import EnvConfig
-    from vjepa_ac.eval.config import EvalConfig, check_sources
+    from vjepa_ac.eval.config import EvalConfig, check_config
 
     cfg = EvalConfig(env=EnvConfig(id="vjepa_ac/PandaReach-v0", kwargs={"no_such_option": 1}), policy="random")
     with pytest.raises(ValueError, match="a known env.*could not be built with these options.*no_such_option"):
-        check_sources(cfg)
+        check_config(cfg)

@@ -1,4 +1,5 @@
-"""Video files of camera frames: encode with PyAV (AV1 by default, as LeRobot does) and decode by timestamp."""
+"""Video files of camera frames: encode with PyAV (H.264 for `collect`, AV1 as LeRobot writes also supported) and
+decode by timestamp."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def encode_video(path: Path, frames: np.ndarray, fps: float, codec: str = DEFAUL
         if codec == "libsvtav1":
             options["svtav1-params"] = f"keyint={gop}:scd=0"  # fixed GOP: every episode boundary is near a keyframe
         elif codec in ("libx264", "h264"):
-            options["g"] = str(gop)
+            options.update(g=str(gop), threads="1")  # one encoder thread: the same frames give the same bytes
         stream = container.add_stream(codec, rate=rate, options=options)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.time_base = Fraction(1, int(round(fps)) if float(fps).is_integer() else 1000)

@@ -126,6 +126,7 @@ def run_episode(cfg, index: int, env, agent=None, on_step=None, decoder=None) ->
         if want_video:
             frames.append(np.concatenate([obs["image"], frames[-1][:, obs["image"].shape[1]:]], axis=1))
         if recorder is not None:
+            recorder.end(steps, obs, agent)
             recorder.close()
     finally:
         if recorder is not None:
