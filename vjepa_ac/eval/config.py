@@ -110,10 +110,10 @@ def check_settings(cfg: EvalConfig) -> None:
         if getattr(cfg.energy, name) not in (None, "auto") and not r.encoder:
             raise ValueError(f"energy.{name} reads encoder tokens; world_model={cfg.world_model} scores no tokens (use a "
                              "learned predictor or sim+image)")
+    prepare_env(cfg.env, cfg.encoder, plans_on_tokens=cfg.policy == "planner" and r.encoder)
     from vjepa_ac.device import pick_device
 
     cfg.device = str(pick_device(cfg.device))  # `auto` resolved once; a device that is not here fails now
-    prepare_env(cfg.env, cfg.encoder, plans_on_tokens=cfg.policy == "planner" and r.encoder)
 
 
 def build_checked(cfg: EvalConfig) -> dict:

@@ -28,12 +28,13 @@ def evaluate(cfg: EvalConfig) -> dict:
     `raise_on_crashes`)."""
     cfg = copy.deepcopy(cfg)
     check_settings(cfg)
+    settings = identity(cfg)
     built = build_checked(cfg)
     protocol = built["protocol"]
     root = Path(cfg.out)
     if root.exists():
         remove_stale_temps(root)
-    claim_folder(root / "eval_config.json", identity(cfg), "an evaluation")
+    claim_folder(root / "eval_config.json", settings, "an evaluation")
 
     rows: dict[int, dict] = {}
     for i in range(cfg.episodes):
