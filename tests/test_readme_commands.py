@@ -1,5 +1,5 @@
 """Every `vjepa-ac` command the README shows runs through the installed console script, as a user would type it, with
-tiny settings, in the order a user chains them (collect -> pretrain -> encode -> train -> export, decoders, eval,
+tiny settings, in the order a user chains them (collect -> pretrain -> encode -> train -> the energy's heads -> export, decoders, eval,
 table, tradeoff, viz, merge-results); and the README names no command this test does not run."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def readme_commands() -> set[str]:
     return set(re.findall(r"vjepa-ac ([a-z][a-z-]+)", README.read_text()))
 
 
-RUN_HERE = {"collect", "pretrain", "encode", "train", "train-head", "train-proposal", "train-decoder", "export", "eval", "table", "tradeoff", "viz", "merge-results"}
+RUN_HERE = {"collect", "pretrain", "encode", "train", "train-distance", "train-head", "train-proposal", "train-decoder", "export", "eval", "table", "tradeoff", "viz", "merge-results"}
 
 
 def test_the_readme_names_only_commands_this_test_runs():
@@ -56,6 +56,10 @@ def test_every_readme_command_runs_through_the_console_script(tmp_path):
         "warmup=1", "init=" + str(tmp_path / "pred" / "predictor"), "freeze_layers=1", "schedule=constant")
     run("train-head", f"dataset={data}", f"features={features}", f"out={tmp_path / 'head'}", "steps=2", "batch_size=4",
         "val_every=2", "checkpoint_every=2", f"predictor={tmp_path / 'pred' / 'predictor'}", "arch.channels=4", "arch.hidden=16")
+    run("train-distance", f"dataset={data}", f"features={features}", f"out={tmp_path / 'dist'}", "steps=2", "batch_size=4",
+        "val_every=2", "checkpoint_every=2", f"predictor={tmp_path / 'pred' / 'predictor'}", "imagined_share=0.5",
+        "arch.channels=4", "arch.hidden=16", "val_pairs=8")
+    assert (tmp_path / "dist" / "distance" / "model.safetensors").exists()
     run("train-proposal", "kind=subgoal", f"dataset={data}", f"features={features}", f"out={tmp_path / 'sub'}", "steps=2",
         "batch_size=4", "val_every=2", "checkpoint_every=2")
     run("train-decoder", f"dataset={data}", f"features={features}", f"out={tmp_path / 'dec'}", "steps=2", "batch_size=2",

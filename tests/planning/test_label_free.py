@@ -64,3 +64,5 @@ def test_the_shipped_default_succeeds_in_enough_seeded_episodes(tmp_path, policy
         cfg.planner, cfg.agent.proposal = "policy", "default"
     s = evaluate(cfg)
     assert s["errors"] == 0 and s["successes"] >= k, s
+    named = {"planner": ("temporal distance + readout", "planned"), "policy": ("none (the policy acts alone)", "policy")}[policy]
+    assert (s["protocol"]["energy"], s["protocol"]["gripper"]) == named and s["protocol"]["trained"] == "no labels", s["protocol"]

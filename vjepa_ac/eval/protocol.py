@@ -47,6 +47,8 @@ def describe(policy: str, model_name: str | None = None, agent=None) -> dict:
     else:
         advance = (f"clock {a.subgoal_steps} steps" if a.subgoal_steps else "clock") if a.subgoal_advance == "clock" else "when reached"
         goals = f"env sub-goal images ({advance})"
+    if a.planner == "policy":  # the proposal policy acts alone: no energy scores anything, it commands the gripper too
+        return {"policy": name, "goals": goals, "energy": "none (the policy acts alone)", "trained": "no labels", "gripper": "policy"}
     energy, trained = energy_words(agent.model)
     return {"policy": name, "goals": goals, "energy": energy, "trained": trained, "gripper": GRIPPERS[agent.gripper_mode]}
 
