@@ -100,6 +100,7 @@ def _table(root: Path, key: str) -> np.ndarray:
     return np.concatenate([log.columns(i, [key])[key] for i in range(len(log))])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kill_after_files", [1, 3])
 def test_a_killed_collection_resumes_with_no_lost_or_duplicated_episode(tmp_path, kill_after_files):
     reference = tmp_path / "reference"

@@ -25,6 +25,7 @@ def run(env, agent, seed: int) -> dict:
     return info
 
 
+@pytest.mark.slow
 def test_the_sim_oracle_grasps_and_lifts_the_cube_from_the_goal_image_protocol():
     env = make_panda("grasp", image_height=48, image_width=48)
     agent = Agent(SimWorldModel(env), env.action_space.low, env.action_space.high, AgentConfig(use_subgoals=False))

@@ -9,13 +9,16 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import VJEPA2Config, VJEPA2Model
+
+if TYPE_CHECKING:
+    from transformers import VJEPA2Config, VJEPA2Model
 
 from vjepa_ac.models.weights import is_default, load_release_entry, load_state_checked, model_folder, strip_prefixes, weights_dir
 
@@ -205,6 +208,8 @@ def config_from_original(state: dict[str, torch.Tensor], crop_size: int = 256, n
     heads = num_heads or HEADS_BY_WIDTH.get(dim)
     if heads is None:
         raise ValueError(f"cannot tell the number of heads of a {dim}-wide encoder; pass num_heads")
+    from transformers import VJEPA2Config  # imported when an encoder is built: checking settings needs no transformers
+
     return VJEPA2Config(
         hidden_size=dim, num_hidden_layers=depth, num_attention_heads=heads, patch_size=w.shape[-1],
         tubelet_size=w.shape[2], crop_size=crop_size, mlp_ratio=s["blocks.0.mlp.fc1.weight"].shape[0] / dim,
@@ -217,6 +222,8 @@ def load_original_encoder(path: str | Path, crop_size: int = 256, num_heads: int
     path = Path(path)
     found, state = load_release_entry(path, [key] if key else ["target_encoder", "encoder"])
     config = config_from_original(state, crop_size, num_heads)
+    from transformers import VJEPA2Model
+
     model = VJEPA2Model(config)
     load_state_checked(model, original_to_hf(state), f"{path}[{found}]", prefix="encoder.")
     return FrozenEncoder(model, Preprocess(crop_size=crop_size), name=f"original:{path.name}:{found}")
@@ -224,6 +231,7 @@ def load_original_encoder(path: str | Path, crop_size: int = 256, num_heads: int
 
 def load_hf_encoder(path_or_id: str | Path, prep: Preprocess | None = None) -> FrozenEncoder:
     """An encoder from a Hugging Face-format folder (config.json + safetensors) or hub id (when online)."""
+    from transformers import VJEPA2Model
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # one bar per load would flood eval logs
