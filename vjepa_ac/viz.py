@@ -227,11 +227,10 @@ class EpisodeRecorder:
     def end(self, step: int, obs: dict, agent) -> None:
         """The episode's last observation, which no plan observed: its embedding (encoded once here) beside what the
         last step imagined it would be."""
-        model = agent.model
-        if self.pca is None or not hasattr(model, "observe"):
+        if self.pca is None:  # no imagination was shown (the true-dynamics and kinematic rungs)
             return
         self._time(step)
-        self._real_beside_imagined(model.observe(obs))
+        self._real_beside_imagined(agent.model.observe(obs))
 
     def close(self) -> Path | None:
         """Finish the recording; a file appears under its name only once complete."""
