@@ -1,5 +1,5 @@
-"""Simulated robot tasks as Gymnasium envs (registered on import under ``vjepa_ac/``): our Franka Panda tabletop, and
-the Kinova Jaco on DeepMind's manipulation tasks."""
+"""Simulated robot tasks as Gymnasium envs (registered on import under ``vjepa_ac/``): our Franka Panda tabletop, the
+Kinova Jaco on DeepMind's manipulation tasks, and OGBench's UR5e cube task under stable-worldmodel's protocol."""
 
 import os
 
@@ -7,6 +7,8 @@ import os
 os.environ.setdefault("MUJOCO_GL", "egl")
 if os.environ["MUJOCO_GL"] in ("egl", "osmesa"):
     os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
+
+import importlib.util  # noqa: E402
 
 import gymnasium as gym  # noqa: E402
 
@@ -18,7 +20,10 @@ PANDA_ENV_IDS = {
 }
 # The Kinova Jaco on DeepMind's own manipulation tasks (dm_control.manipulation), same observation and action contract.
 JACO_ENV_IDS = {"vjepa_ac/JacoReachSite-v0": "reach_site", "vjepa_ac/JacoLiftBrick-v0": "lift_brick"}
-ENV_IDS = {**PANDA_ENV_IDS, **JACO_ENV_IDS}  # every registered id -> its task name
+# OGBench's single-cube task under stable-worldmodel's protocol: registered only where OGBench is installed
+# (pip install ".[bench]"); without it the id is simply absent.
+OGBENCH_ENV_IDS = {"vjepa_ac/OGBenchCube-v0": "cube_single"} if importlib.util.find_spec("ogbench") else {}
+ENV_IDS = {**PANDA_ENV_IDS, **JACO_ENV_IDS, **OGBENCH_ENV_IDS}  # every registered id -> its task name
 
 
 def make_panda(task: str, **options):
@@ -39,6 +44,18 @@ def make_jaco(task: str, **options):
     render_mode = options.pop("render_mode", "rgb_array")
     return JacoEnv(task, render_mode=render_mode, **options)
 
+
+def make_ogbench(task: str, **options):
+    """OGBench's cube task with our contract and stable-worldmodel's protocol; options override OGBenchCubeConfig."""
+    from envs.ogbench_env import OGBenchCubeEnv
+
+    render_mode = options.pop("render_mode", "rgb_array")
+    return OGBenchCubeEnv(task, render_mode=render_mode, **options)
+
+
+for _env_id, _task in OGBENCH_ENV_IDS.items():
+    if _env_id not in gym.registry:
+        gym.register(id=_env_id, entry_point="envs:make_ogbench", kwargs={"task": _task}, disable_env_checker=False)
 
 for _env_id, _task in JACO_ENV_IDS.items():
     if _env_id not in gym.registry:

@@ -154,12 +154,16 @@ EXPERTS = {"reach": ReachExpert, "grasp": GraspExpert, "reach_with_object": Reac
 
 
 def expert_for(task_name: str):
-    """A fresh scripted expert for a task (a Panda task's, or a Jaco task's)."""
+    """A fresh scripted expert for a task (a Panda task's, a Jaco task's, or OGBench's cube oracle)."""
     from envs.jaco_policies import JacoLiftExpert, JacoReachExpert
 
     jaco = {"reach_site": JacoReachExpert, "lift_brick": JacoLiftExpert}
     if task_name in jaco:
         return jaco[task_name]()
+    if task_name == "cube_single":
+        from envs.ogbench_policies import OGBenchCubeExpert
+
+        return OGBenchCubeExpert()
     if task_name not in EXPERTS:
         raise KeyError(f"no scripted expert for task {task_name!r}; known: {sorted(EXPERTS)}")
     return EXPERTS[task_name]()
@@ -277,6 +281,8 @@ def make_policy(name: str, task_name: str, **options):
         from envs.jaco_policies import JacoPlayPolicy
 
         cls = JacoPlayPolicy if task_name in JACO_TASKS else PlayPolicy
+        if task_name == "cube_single":
+            from envs.ogbench_policies import OGBenchCubePlay as cls
         fields = set(cls.__dataclass_fields__)
         unknown = sorted(set(options) - fields)
         if unknown:

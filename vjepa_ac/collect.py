@@ -35,6 +35,8 @@ TASK_TEXT = {
     "reach_site": "Move the hand to the target site.",
     "lift_brick": "Lift the brick.",
     "play_jaco": "Move the hand around the workspace.",
+    "cube_single": "Put the cube where the goal image shows it.",
+    "play_ur5e": "Carry the cube to random places (OGBench's oracle).",
 }
 
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vjepa_ac.models.weights import DEFAULT_NAMES
+
 
 @dataclass(frozen=True)
 class Rung:
@@ -43,7 +45,7 @@ RUNGS = {
     "nothing-moves": Rung("still", False, True, True, "frozen encoder, a predictor that imagines nothing moves"),
 }
 LEARNED = Rung("learned", False, True, True, "frozen encoder + action-conditioned predictor")
-NAMES = ("default", "default-panda", "default-jaco", *RUNGS)  # the names a world_model setting may take besides a predictor folder or release file
+NAMES = (*DEFAULT_NAMES, *RUNGS)  # the names a world_model setting may take besides a predictor folder or release file
 
 
 def rung(world_model: str) -> Rung:
