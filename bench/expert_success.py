@@ -1,6 +1,6 @@
 """Scripted-expert success rate per task over seeded episodes (target: >= 95 % of 100 per task).
 
-    python bench/expert_success.py [--episodes 100] [--workers 2] [--tasks reach,grasp,...,reach_site,lift_brick] [--seed 0]
+    python bench/expert_success.py [--episodes 100] [--workers 2] [--tasks reach,grasp,...,reach_site,lift_brick,cube_single] [--seed 0]
 
 Images are rendered at 32 px and goal images skipped: the experts read privileged state, so pixels do not change
 their success, only the time the run takes.
@@ -23,7 +23,8 @@ def run(job: tuple[str, int]) -> tuple[str, int, bool, int, bool]:
 
     task, seed = job
     if task not in _ENVS:
-        make = envs.make_panda if task in envs.PANDA_ENV_IDS.values() else envs.make_jaco
+        make = (envs.make_panda if task in envs.PANDA_ENV_IDS.values() else
+                envs.make_ogbench if task in envs.OGBENCH_ENV_IDS.values() else envs.make_jaco)
         _ENVS[task] = make(task, image_height=32, image_width=32, render_goal=False)
     env = _ENVS[task]
     obs, info = env.reset(seed=seed)

@@ -85,3 +85,26 @@ def test_each_robot_plans_with_its_own_default_unless_one_is_named():
     w, data = parts("default", panda_env)
     assert torch.equal(w, panda.state_dict()["predictor_embed.weight"]) and "jaco" not in data
     assert not torch.equal(jaco.state_dict()["predictor_embed.weight"], panda.state_dict()["predictor_embed.weight"])
+
+
+def test_the_ur5e_plans_with_its_own_predictor_energy_and_policy_on_the_shared_encoder():
+    """OGBench's UR5e (`vjepa_ac/OGBenchCube-v0`, robot_type ur5e_sim): `default` names its own predictor, temporal
+    distance, readout head and goal-conditioned policy, trained on its oracle's logs without labels, on the frozen
+    encoder every robot shares; its readout weighs no yaw (unreadable in OGBench's 128-px view)."""
+    from vjepa_ac.models.distance import load_distance
+    from vjepa_ac.models.goal_head import load_head
+    from vjepa_ac.models.proposals import load_proposal
+    from vjepa_ac.models.weights import weights_dir
+
+    for part in ("predictor", "distance", "head", "policy"):
+        assert weights_dir("default", part, "ur5e_sim").parent.name == "ur5e", part
+    assert weights_dir("default", "encoder", "ur5e_sim") == weights_dir("default-panda", "encoder")
+    enc = load_encoder("default")
+    head = load_head(weights_dir("default-ur5e", "head"), enc)
+    assert head.cfg.names[5] == "yaw" and head.cfg.weights[5] == 0.0 and "environment_state" not in json.dumps(head.meta)
+    distance = load_distance(weights_dir("default-ur5e", "distance"), enc)
+    assert distance.meta["labels"].startswith("none")
+    policy = load_proposal("default", enc, "policy", robot="ur5e_sim")
+    assert "ogb_cube" in policy.meta["dataset"] and "ogb_cube" not in load_proposal("default", enc, "policy").meta["dataset"]
+    ur5e, panda = load_predictor("default-ur5e"), load_predictor("default")
+    assert not torch.equal(ur5e.state_dict()["predictor_embed.weight"], panda.state_dict()["predictor_embed.weight"])

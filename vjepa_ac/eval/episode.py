@@ -35,12 +35,13 @@ def build_agent(cfg, env):
     policy = subgoal = None
     if cfg.agent.proposal or cfg.agent.latent_subgoals:
         from vjepa_ac.models.proposals import load_proposal
+        from vjepa_ac.models.weights import robot_of
 
-        encoder = model.encoder
+        encoder, robot = model.encoder, robot_of(env)
         if encoder is None:
             raise ValueError(f"agent.proposal and agent.latent_subgoals read tokens; world_model={cfg.world_model} has no encoder")
-        policy = load_proposal(cfg.agent.proposal, encoder, "policy") if cfg.agent.proposal else None
-        subgoal = load_proposal(cfg.agent.latent_subgoals, encoder, "subgoal") if cfg.agent.latent_subgoals else None
+        policy = load_proposal(cfg.agent.proposal, encoder, "policy", robot) if cfg.agent.proposal else None
+        subgoal = load_proposal(cfg.agent.latent_subgoals, encoder, "subgoal", robot) if cfg.agent.latent_subgoals else None
     return Agent(model, env.action_space.low, env.action_space.high, cfg.agent, cfg.device, policy, subgoal)
 
 

@@ -107,12 +107,13 @@ def save_proposal(model: nn.Module, path: str | Path, meta: dict | None = None, 
     return save_folder(path, "proposal", asdict(model.cfg), model.state_dict(), meta, dtype)
 
 
-def load_proposal(source: str | Path, encoder=None, kind: str | None = None) -> nn.Module:
-    """A proposal model: "default" (shipped beside the default encoder; `kind` says which) or a `train-proposal`
-    folder. With `encoder`, refuses one trained on another encoder's tokens; with `kind`, one of another kind."""
+def load_proposal(source: str | Path, encoder=None, kind: str | None = None, robot: str | None = None) -> nn.Module:
+    """A proposal model: "default" (the shipped one of `robot`'s default, else the Panda's; `kind` says which) or a
+    `train-proposal` folder. With `encoder`, refuses one trained on another encoder's tokens; with `kind`, one of
+    another kind."""
     if is_default(source) and kind is None:
         raise ValueError("load_proposal('default') needs kind='policy' or 'subgoal'")
-    meta, state, path = read_folder(source, kind or "proposal", "proposal", "train-proposal", encoder)
+    meta, state, path = read_folder(source, kind or "proposal", "proposal", "train-proposal", encoder, robot)
     cfg = ProposalConfig(**meta["proposal"])
     if kind is not None and cfg.kind != kind:
         raise ValueError(f"{path} holds a {cfg.kind} proposal model, not a {kind} one")
