@@ -3,7 +3,7 @@
 # docs/benchmarks.md: the oracle's logs, features, the UR5e's predictor and label-free energy, then the protocol's
 # 50 episodes per row and per visual factor of variation. Every step is seeded; run from an empty folder with
 # `pip install ".[bench]"`. Times on a 2-core CPU: collection 20 min, encoding 2 min, predictor 20 min, heads 10 min,
-# each 50-episode row 4-6 min.
+# policy 3 min, each 50-episode row 1-4 min.
 # Usage: bash bench/ogbench_cube.sh [SEED]   (SEED: the first of the 50 evaluation seeds; the reported table used 42000)
 set -euo pipefail
 SEED=${1:-42000}
@@ -20,9 +20,16 @@ vjepa-ac train dataset=data/ogb_cube mapping=ur5e_sim features=$F out=runs/pred_
 vjepa-ac train-head dataset=data/ogb_cube mapping=ur5e_sim features=$F steps=3000 export_dtype=float16 out=runs/ur5e_head
 vjepa-ac train-distance dataset=data/ogb_cube mapping=ur5e_sim features=$F predictor=runs/pred_ur5e/predictor imagined_share=0.5 \
   steps=4000 export_dtype=float16 out=runs/ur5e_dist
+vjepa-ac train-proposal kind=policy dataset=data/ogb_cube mapping=ur5e_sim features=$F max_gap=10 out=runs/ur5e_pol steps=4000 export_dtype=float16
+# (the shipped weights/ur5e are these four runs' predictor, distance, head and proposal folders; to evaluate fresh ones,
+#  copy them there, or pass world_model=, energy.distance=, energy.head=, agent.proposal= with their paths)
 # 4. the protocol: 50 episodes per row (stable-worldmodel's num_eval), the shipped UR5e default (weights/ur5e) and its baselines
-vjepa-ac table 'tasks=[cube_single]' 'rows=[default+cem,nothing-moves+cem,random,expert]' episodes=50 base.seed=$SEED out=runs/ogb_table
+vjepa-ac table 'tasks=[cube_single]' 'rows=[default+cem,nothing-moves+cem,default/policy,random,expert]' episodes=50 base.seed=$SEED \
+  base.workers=2 base.threads=1 out=runs/ogb_table
 # 5. robustness: each visual factor of variation at evaluation only
 for factor in camera_yaw=10 light=0.5 'cube_color=[0.1,0.8,0.1]' 'floor_color=[0.6,0.6,0.6]'; do
-  vjepa-ac eval env=ogbench_cube "+env.kwargs.$factor" episodes=50 seed=$SEED out="runs/ogb_shift/${factor%%=*}"
+  name=${factor%%=*}
+  vjepa-ac eval env=ogbench_cube "+env.kwargs.$factor" episodes=50 seed=$SEED workers=2 threads=1 out="runs/ogb_shift/$name/default+cem"
+  vjepa-ac eval env=ogbench_cube "+env.kwargs.$factor" planner=policy agent.proposal=default episodes=50 seed=$SEED workers=2 threads=1 \
+    out="runs/ogb_shift/$name/default-policy"
 done
