@@ -34,38 +34,41 @@ def main() -> None:
 
     from vjepa_ac.data.mapping import load_mapping
     from vjepa_ac.data.reader import open_log
+    from vjepa_ac.models.predictor import load_predictor
     from vjepa_ac.planning.energy import EnergyConfig
     from vjepa_ac.planning.ladder import build_world_model
     from vjepa_ac.planning.truth import OracleConfig
+    from vjepa_ac.planning.world_model import LatentContext, NothingMoves
 
     torch.set_grad_enabled(False)
     log, mapping = open_log(args.dataset), load_mapping(args.mapping)
     episodes = list(range(len(log)))[-args.episodes:]
     rng = np.random.default_rng(args.seed)
-    for name in (args.world_model, "nothing-moves"):
-        model = build_world_model(args.world_model, "default", EnergyConfig(), OracleConfig(), "cpu")
-        if name == "nothing-moves":  # the same model's heads; its predictor's output replaced by its input
-            from vjepa_ac.models.predictor import load_predictor
-            from vjepa_ac.planning.world_model import NothingMoves
 
-            model.predictor = NothingMoves(load_predictor(args.world_model))
+    model = build_world_model(args.world_model, "default", EnergyConfig(), OracleConfig(), "cpu")
+    logs = []  # per held-out episode: states [T, S], actions [T, A], embeddings [T, N, D] (encoded once for both models)
+    for e in episodes:
+        state, action = mapping.read(log, e)
+        logs.append((state, action, model.embed(log.frames(e, mapping.camera, 0, len(state)))))
+
+    def context(z, s):
+        return LatentContext(z, torch.as_tensor(s), model.energy.read(z))
+
+    # the named predictor, then the same one with its output replaced by its input (the same heads either way)
+    for name, predictor in ((args.world_model, model.predictor), ("nothing-moves", NothingMoves(load_predictor(args.world_model)))):
+        model.predictor = predictor
         ranks, falls = [], []
-        for e in episodes:
-            state, action = mapping.read(log, e)
-            frames = log.frames(e, mapping.camera, 0, len(state))
+        for state, action, z in logs:
             lo, hi = action.min(0), action.max(0)
-            z = model.embed(frames)  # [T, N, D]
             for t in range(0, len(state) - args.ahead - 1, args.every):
                 g = model.goal_from_tokens(z[t + args.ahead])
-                ctx = model.observe({"image": frames[t], "ee_state": state[t]})
+                ctx = context(z[t], state[t])
                 alt = rng.uniform(lo, hi, (args.alternatives, action.shape[1])).astype(np.float32)
                 alt[:, -1] = np.where(alt[:, -1] > 0, 1.0, -1.0)
                 cands = torch.as_tensor(np.concatenate([action[t][None], alt]))[:, None]  # [1 + K, 1, A]
                 cost = model.cost(ctx, g, cands)
                 ranks.append(float((cost[1:] > cost[0]).float().mean() + 0.5 * (cost[1:] == cost[0]).float().mean()))
-                now = model.distance(ctx, g)
-                nxt = model.distance(model.observe({"image": frames[t + 1], "ee_state": state[t + 1]}), g)
-                falls.append(nxt < now)
+                falls.append(model.distance(context(z[t + 1], state[t + 1]), g) < model.distance(ctx, g))
         print(f"{name}: move rank {np.mean(ranks):.2f} (chance 0.5) over {len(ranks)} steps of {len(episodes)} episodes, "
               f"goal {args.ahead} steps on; the real frame's energy falls on {np.mean(falls):.0%} of them")
 

@@ -138,10 +138,11 @@ class OGBenchCubeEnv(gym.Env):
     def _info(self) -> dict:
         return self._env.compute_ob_info()
 
-    def ee_state(self) -> np.ndarray:
+    def ee_state(self, info: dict | None = None) -> np.ndarray:
         """Pinch site xyz, roll and pitch (0: OGBench's controller holds the hand pointing down), yaw, the gripper's
-        closure in [0, 1] (OGBench's `gripper_opening`, which is 0 open and 1 closed): [7]."""
-        i = self._info()
+        closure in [0, 1] (OGBench's `gripper_opening`, which is 0 open and 1 closed): [7]. info: OGBench's
+        `compute_ob_info()` of this state, when the caller has it."""
+        i = self._info() if info is None else info
         return np.concatenate([i["proprio/effector_pos"], [0.0, 0.0], i["proprio/effector_yaw"],
                                i["proprio/gripper_opening"]]).astype(np.float32)
 
@@ -158,8 +159,8 @@ class OGBenchCubeEnv(gym.Env):
     def true_state(self) -> dict[str, np.ndarray]:
         return {"ee_state": self.ee_state(), "object_pos": self.cube_pos()}
 
-    def held(self) -> bool:
-        return bool(self._info()["proprio/gripper_contact"][0] > 0.5)
+    def held(self, info: dict | None = None) -> bool:
+        return bool((self._info() if info is None else info)["proprio/gripper_contact"][0] > 0.5)
 
     def success_now(self) -> bool:
         """OGBench's own check: the cube within 4 cm of the target (`CubeEnv._compute_successes`)."""
@@ -296,9 +297,13 @@ class OGBenchCubeEnv(gym.Env):
 
         latched = self._latched
         try:
-            return roll_out(self, actions, render, lambda: (self.ee_state(), self.cube_pos(), self.held()))
+            return roll_out(self, actions, render, self._read_outcome)
         finally:
             self._latched = latched
+
+    def _read_outcome(self) -> tuple[np.ndarray, np.ndarray, bool]:
+        i = self._info()  # one read of OGBench's state per simulated step
+        return self.ee_state(i), i["privileged/block_0_pos"].copy(), self.held(i)
 
     def _task_info(self) -> dict:
         d = float(np.linalg.norm(self.cube_pos() - self.goal.get("position", self.cube_pos())))
@@ -306,7 +311,7 @@ class OGBenchCubeEnv(gym.Env):
 
     def _observation(self) -> dict:
         i = self._info()
-        return {"image": self.render_image(), "ee_state": self.ee_state(),
+        return {"image": self.render_image(), "ee_state": self.ee_state(i),
                 "privileged": {"tcp_pos": i["proprio/effector_pos"].copy(), "object_pos": self.cube_pos(),
                                "object_yaw": i["privileged/block_0_yaw"].copy(),
                                "goal_pos": np.array(self.goal.get("position", self.cube_pos()), float),

@@ -32,7 +32,7 @@ def env():
 
 
 @needs_ogbench
-def test_the_goal_is_the_recorded_episode_25_steps_on_and_the_start_a_valid_row(env):
+def test_the_goal_cube_is_the_target_and_the_start_a_valid_row_of_the_recording(env):
     u = env.unwrapped
     starts = []
     for seed in range(6):
