@@ -1,5 +1,6 @@
 """Simulated robot tasks as Gymnasium envs (registered on import under ``vjepa_ac/``): our Franka Panda tabletop, the
-Kinova Jaco on DeepMind's manipulation tasks, and OGBench's UR5e cube task under stable-worldmodel's protocol."""
+Kinova Jaco on DeepMind's manipulation tasks, and the field's shared benchmark under stable-worldmodel's protocol: OGBench's
+UR5e cube task and Push-T."""
 
 import os
 
@@ -23,7 +24,9 @@ JACO_ENV_IDS = {"vjepa_ac/JacoReachSite-v0": "reach_site", "vjepa_ac/JacoLiftBri
 # OGBench's single-cube task under stable-worldmodel's protocol: registered only where OGBench is installed
 # (pip install ".[bench]"); without it the id is simply absent.
 OGBENCH_ENV_IDS = {"vjepa_ac/OGBenchCube-v0": "cube_single"} if importlib.util.find_spec("ogbench") else {}
-ENV_IDS = {**PANDA_ENV_IDS, **JACO_ENV_IDS, **OGBENCH_ENV_IDS}  # every registered id -> its task name
+# Push-T (gym-pusht's physics and scene) under stable-worldmodel's protocol: likewise only where gym-pusht is installed.
+PUSHT_ENV_IDS = {"vjepa_ac/PushT-v0": "push_t"} if importlib.util.find_spec("gym_pusht") else {}
+ENV_IDS = {**PANDA_ENV_IDS, **JACO_ENV_IDS, **OGBENCH_ENV_IDS, **PUSHT_ENV_IDS}  # every registered id -> its task name
 
 
 def make_panda(task: str, **options):
@@ -52,6 +55,18 @@ def make_ogbench(task: str, **options):
     render_mode = options.pop("render_mode", "rgb_array")
     return OGBenchCubeEnv(task, render_mode=render_mode, **options)
 
+
+def make_pusht(task: str, **options):
+    """Push-T with our contract and stable-worldmodel's protocol; options override PushTConfig."""
+    from envs.pusht_env import PushTEnv
+
+    render_mode = options.pop("render_mode", "rgb_array")
+    return PushTEnv(task, render_mode=render_mode, **options)
+
+
+for _env_id, _task in PUSHT_ENV_IDS.items():
+    if _env_id not in gym.registry:
+        gym.register(id=_env_id, entry_point="envs:make_pusht", kwargs={"task": _task}, disable_env_checker=False)
 
 for _env_id, _task in OGBENCH_ENV_IDS.items():
     if _env_id not in gym.registry:

@@ -154,7 +154,7 @@ EXPERTS = {"reach": ReachExpert, "grasp": GraspExpert, "reach_with_object": Reac
 
 
 def expert_for(task_name: str):
-    """A fresh scripted expert for a task (a Panda task's, a Jaco task's, or OGBench's cube oracle)."""
+    """A fresh scripted expert for a task (a Panda task's, a Jaco task's, OGBench's cube oracle, or Push-T's replay)."""
     from envs.jaco_policies import JacoLiftExpert, JacoReachExpert
 
     jaco = {"reach_site": JacoReachExpert, "lift_brick": JacoLiftExpert}
@@ -164,6 +164,10 @@ def expert_for(task_name: str):
         from envs.ogbench_policies import OGBenchCubeExpert
 
         return OGBenchCubeExpert()
+    if task_name == "push_t":
+        from envs.pusht_policies import PushTExpert
+
+        return PushTExpert()
     if task_name not in EXPERTS:
         raise KeyError(f"no scripted expert for task {task_name!r}; known: {sorted(EXPERTS)}")
     return EXPERTS[task_name]()
@@ -283,6 +287,8 @@ def make_policy(name: str, task_name: str, **options):
         cls = JacoPlayPolicy if task_name in JACO_TASKS else PlayPolicy
         if task_name == "cube_single":
             from envs.ogbench_policies import OGBenchCubePlay as cls
+        if task_name == "push_t":
+            from envs.pusht_policies import PushTPlay as cls
         fields = set(cls.__dataclass_fields__)
         unknown = sorted(set(options) - fields)
         if unknown:

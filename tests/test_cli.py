@@ -50,7 +50,7 @@ def test_viz_of_a_dataset_runs_through_the_console_script(small_collection, tmp_
 
 @pytest.mark.parametrize("setting, named", first_fast([("agent.cem.samples=0", "agent.cem"), ("agent.mppi.elites=999", "agent.mppi"),
                                             ("device=cuda:7", "cuda"), ("workers=0", "workers"),
-                                            ("world_model=simm", "world_model='simm' is none of ['default', 'default-panda', 'default-jaco', 'default-ur5e', 'sim', 'sim+state', 'sim+image', 'sim+pixels', 'oracle', 'nothing-moves']"),
+                                            ("world_model=simm", "world_model='simm' is none of ['default', 'default-panda', 'default-jaco', 'default-ur5e', 'default-pusht', 'sim', 'sim+state', 'sim+image', 'sim+pixels', 'oracle', 'nothing-moves']"),
                                             ("env.id=vjepa_ac/PandaRech-v0", "env.id='vjepa_ac/PandaRech-v0' cannot be built"),
                                             ("encoder=/no/such/encoder", "encoder='/no/such/encoder' does not exist")]))
 def test_eval_refuses_bad_settings_before_it_runs_or_writes_results(tmp_path, setting, named):

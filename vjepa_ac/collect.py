@@ -37,6 +37,8 @@ TASK_TEXT = {
     "play_jaco": "Move the hand around the workspace.",
     "cube_single": "Put the cube where the goal image shows it.",
     "play_ur5e": "Carry the cube to random places (OGBench's oracle).",
+    "push_t": "Push the T and the disc to where the goal image shows them.",
+    "play_pusht": "Push the T around with random moves near it (stable-worldmodel's WeakPolicy).",
 }
 
 

@@ -80,6 +80,25 @@ def test_the_learned_model_plans_actions_within_bounds_and_keeps_a_warm_start():
     env.close()
 
 
+def test_a_robot_without_a_gripper_gets_no_open_or_close_command():
+    """A binary gripper command (+1 or -1) exists only where the action's gripper bounds span zero: Push-T's disc pins
+    that dim at zero, and a -1 there would be an action its logs never hold."""
+    env = make_panda("reach", image_height=48, image_width=48)
+    obs, info = env.reset(seed=1)
+    cfg = AgentConfig(horizon=2, seed=3)
+    cfg.cem.samples, cfg.cem.iterations, cfg.cem.elites = 16, 2, 4
+    low, high = env.action_space.low.copy(), env.action_space.high.copy()
+    low[2:], high[2:] = 0.0, 0.0  # a planar pusher: x and y only
+    agent = Agent(tiny_world_model(), low, high, cfg)
+    agent.reset(info, 10, episode=0)
+    a = agent.act(obs)
+    assert np.all(a[2:] == 0) and np.all(np.abs(a[:2]) <= high[:2])
+    with_gripper = Agent(tiny_world_model(), env.action_space.low, env.action_space.high, cfg)
+    with_gripper.reset(info, 10, episode=0)
+    assert abs(with_gripper.act(obs)[6]) == 1.0
+    env.close()
+
+
 def test_pick_and_place_plans_through_its_subgoals_in_order():
     env = make_panda("pick_place", image_height=48, image_width=48)
     obs, info = env.reset(seed=0)

@@ -4,7 +4,8 @@ them, and released checkpoints read safely (weights-only unpickling, prefixes st
 `default-panda` is the Panda's (the encoder, predictor, goal head, decoder and proposal models in `vjepa_ac/weights/`);
 `default-jaco` is the Jaco's: its own predictor and goal head (`vjepa_ac/weights/jaco/`), trained on Jaco play logs
 on the tokens of the same frozen encoder, which every robot shares; `default-ur5e` is OGBench's UR5e's
-(`vjepa_ac/weights/ur5e/`), trained on its oracle's logs. `default` is the default of the robot the env
+(`vjepa_ac/weights/ur5e/`), trained on its oracle's logs; `default-pusht` is Push-T's disc's (`vjepa_ac/weights/pusht/`),
+trained on logs of stable-worldmodel's Push-T collection policy. `default` is the default of the robot the env
 drives (the Panda's where there is no env, or the robot has none of its own).
 """
 
@@ -18,9 +19,10 @@ from torch import nn
 
 
 # by the env's `robot_type`; the UR5e is OGBench's cube arm (vjepa_ac/OGBenchCube-v0)
-ROBOT_DEFAULTS = {"panda_sim": "default-panda", "jaco_sim": "default-jaco", "ur5e_sim": "default-ur5e"}
+# and Push-T's disc (vjepa_ac/PushT-v0)
+ROBOT_DEFAULTS = {"panda_sim": "default-panda", "jaco_sim": "default-jaco", "ur5e_sim": "default-ur5e", "pusht_sim": "default-pusht"}
 DEFAULT_NAMES = ("default", *ROBOT_DEFAULTS.values())
-_FOLDER = {"default-panda": "", "default-jaco": "jaco", "default-ur5e": "ur5e"}  # where under vjepa_ac/weights each default's own parts lie
+_FOLDER = {"default-panda": "", "default-jaco": "jaco", "default-ur5e": "ur5e", "default-pusht": "pusht"}  # where under vjepa_ac/weights each default's own parts lie
 
 
 def is_default(source) -> bool:

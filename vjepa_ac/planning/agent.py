@@ -223,7 +223,13 @@ class Agent:
         dims = list(self.cfg.plan_dims)
         if not dims or min(dims) < 0 or max(dims) >= low.size or len(set(dims)) != len(dims):
             raise ValueError(f"agent.plan_dims must be distinct indices into the {low.size}-D action, got {dims}")
+        # a dim whose bounds leave no room (Push-T's disc has no height, turn or gripper) is held there, not planned
+        dims = [d for d in dims if high[d] > low[d]]
+        if not dims:
+            raise ValueError(f"agent.plan_dims {list(self.cfg.plan_dims)}: the env's bounds leave none of them room to move")
         self.action_dim, self.dims = low.size, torch.tensor(dims, device=self.device)
+        # a gripper to open and close: its bounds span zero (a robot without one pins it at zero)
+        self.has_gripper = bool(low[-1] < 0 < high[-1])
         self.low, self.high = low[dims], high[dims]
         self.schedule = GoalSchedule(self.cfg, model, subgoal_model)
         self.gripper_mode = gripper_source(self.cfg.gripper_from_goal, head_names(model))
@@ -259,7 +265,7 @@ class Agent:
         command = self.command if command is None else command
         if command is not None:
             full[..., -1] = command
-        elif self.cfg.gripper_binary and self.action_dim - 1 in self.cfg.plan_dims:
+        elif self.cfg.gripper_binary and self.has_gripper and self.action_dim - 1 in self.dims.tolist():
             full[..., -1] = torch.where(full[..., -1] > 0, 1.0, -1.0)
         return full
 

@@ -1,0 +1,127 @@
+"""Push-T under stable-worldmodel's protocol (`vjepa_ac/PushT-v0`): the start and goal come from a recorded episode of
+the collection policy, success is stable-worldmodel's check (20 px over the disc's and the block's positions, 20
+degrees on the block's angle) at any step of the 50-step budget, actions are their relative command, the visual factors
+of variation change what the camera sees and nothing else. Needs the benchmark extra (pip install ".[bench]")."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import envs
+
+HAVE_PUSHT = importlib.util.find_spec("gym_pusht") is not None
+needs_pusht = pytest.mark.skipif(not HAVE_PUSHT, reason="gym-pusht is not installed: pip install '.[bench]'")
+ID = "vjepa_ac/PushT-v0"
+SMALL = {"image_height": 48, "image_width": 48}
+
+
+def test_the_id_is_registered_exactly_where_gym_pusht_is_installed():
+    assert (ID in envs.ENV_IDS) == HAVE_PUSHT and (ID in gym.registry) == HAVE_PUSHT
+
+
+@pytest.fixture(scope="module")
+def env():
+    if not HAVE_PUSHT:
+        pytest.skip("gym-pusht is not installed: pip install '.[bench]'")
+    e = gym.make(ID, **SMALL)
+    yield e
+    e.close()
+
+
+@needs_pusht
+def test_success_is_stable_worldmodels_check():
+    from envs.pusht_env import pusht_success
+
+    goal = np.array([100.0, 100.0, 200.0, 200.0, 0.1])
+    assert pusht_success(goal, goal + [19.9, 0, 0, 0, 0]) and not pusht_success(goal, goal + [20.1, 0, 0, 0, 0])
+    assert not pusht_success(goal, goal + [0, 15, 0, 15, 0])  # one norm over the disc's and the block's positions
+    assert pusht_success(goal, goal + [0, 0, 0, 0, np.deg2rad(19)]) and not pusht_success(goal, goal + [0, 0, 0, 0, np.deg2rad(21)])
+    assert pusht_success(goal, goal + [0, 0, 0, 0, 2 * np.pi - np.deg2rad(19)])  # angles wrap around a turn
+
+
+@needs_pusht
+def test_the_recorded_actions_reach_the_goal_and_standing_still_does_not(env):
+    """The goal is the state 25 Push-T steps after a uniformly drawn start of the recording; replaying the recording's
+    own actions from the start reproduces it exactly, within the 50-step budget (ten steps of ours)."""
+    from envs.policies import expert_for
+
+    u = env.unwrapped
+    starts = []
+    for seed in range(5):
+        obs, info = env.reset(seed=seed)
+        starts.append(int(info["goal"]["start_step"]))
+        assert len(info["goal"]["recorded_actions"]) == 5 and not info["success"]
+        expert = expert_for("push_t")
+        expert.reset(obs, info, np.random.default_rng(0))
+        for _ in range(5):
+            obs, *_ = env.step(expert.act(obs))
+        np.testing.assert_allclose(u.state()[:5], info["goal"]["state"], atol=1e-9)
+        obs, info = env.reset(seed=seed)
+        steps, truncated = 0, False
+        while not truncated:
+            _, _, terminated, truncated, info = env.step(np.zeros(7, np.float32))
+            steps += 1
+            assert not terminated and not info["success"]
+        assert steps == 10 and u._substeps == 50
+    assert all(0 <= s <= 200 - 25 and s % 5 == 0 for s in starts) and len(set(starts)) > 1
+
+
+@needs_pusht
+def test_an_action_is_stable_worldmodels_relative_command_held_over_the_block(env):
+    """[dx, dy] in arena units (512 px = 1) is the relative target each of the block's five Push-T steps commands,
+    clipped at their 100 px; the other five dims do nothing."""
+    u = env.unwrapped
+    env.reset(seed=1)
+    snap = u.snapshot()
+    ends = []
+    for action in ([0.1, 0, 0, 0, 0, 0, 0], [0.1, 0, 0.5, 0.3, 0.3, 0.9, 1.0], [0.5, 0, 0, 0, 0, 0, 0], [100 / 512, 0, 0, 0, 0, 0, 0],
+                   [0, 0, 0, 0, 0, 0, 0]):
+        u.restore(snap)
+        u._advance(np.array(action, np.float32))
+        ends.append(u.ee_state().copy())
+    still = ends[4]  # the disc's own momentum, unchanged by a command along the other axis
+    np.testing.assert_array_equal(ends[0], ends[1])
+    np.testing.assert_array_equal(ends[2], ends[3])
+    assert 0.05 < ends[0][0] - still[0] < ends[2][0] - still[0]  # it moves the disc right, further with a larger command
+    assert abs(ends[0][1] - still[1]) < 1e-6
+
+
+@needs_pusht
+def test_the_factors_of_variation_change_the_view_and_not_the_scene():
+    base = gym.make(ID, **SMALL)
+    obs0, info0 = base.reset(seed=9)
+    for option in ({"block_color": (0.9, 0.2, 0.2)}, {"agent_color": (0.9, 0.6, 0.0)}, {"background_color": (0.3, 0.3, 0.3)},
+                   {"goal_color": (0.6, 0.6, 0.9)}):
+        shifted = gym.make(ID, **SMALL, **option)
+        obs, info = shifted.reset(seed=9)
+        np.testing.assert_array_equal(obs["ee_state"], obs0["ee_state"])
+        np.testing.assert_array_equal(info["goal"]["state"], info0["goal"]["state"])
+        changed = int((np.abs(obs["image"].astype(int) - obs0["image"]).max(-1) > 40).sum())  # pixels, of 48 x 48
+        assert changed >= 4, f"{option}: only {changed} pixels changed"
+        shifted.close()
+    with pytest.raises(TypeError, match="unknown Push-T env option 'colour'"):
+        gym.make(ID, colour=(1, 0, 0))
+    base.close()
+
+
+@needs_pusht
+def test_play_logs_record_in_the_lerobot_layout_with_the_pusht_mapping(tmp_path):
+    from vjepa_ac.collect import CollectConfig, EnvConfig, collect
+    from vjepa_ac.data.mapping import load_mapping
+    from vjepa_ac.data.reader import open_log
+
+    env = EnvConfig(id=ID, image_height=48, image_width=48, max_episode_steps=6,
+                    kwargs={"eval_budget": 200, "terminate_at_goal": False, "render_goal": False})
+    log = open_log(collect(CollectConfig(env=env, policy="play", episodes=2, seed=3, out=str(tmp_path / "pusht"), workers=1,
+                                         progress=False)))
+    assert len(log) == 2 and log.info["robot_type"] == "pusht_sim"
+    mapping = load_mapping("pusht_sim")
+    mapping.check(log)
+    state, action = mapping.read(log, 0)
+    assert state.shape == (6, 7) and action.shape == (6, 7)
+    assert np.all(state[:, 2:] == 0) and np.all(action[:, 2:] == 0) and np.abs(action[:, :2]).max() <= 100 / 512 + 1e-6
+    assert np.abs(np.diff(state[:, :2], axis=0)).max() > 0.01  # the disc moves
