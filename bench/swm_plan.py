@@ -1,14 +1,15 @@
 """A stable-worldmodel world model (LeWM, PLDM, prejepa) trained by its own script, planned by its own solver (CEM,
 their `scripts/plan/config/solver/cem.yaml`) and cost (GoalMSE) through its own `WorldModelPolicy`, in our
-`vjepa_ac/OGBenchCube-v0` under stable-worldmodel's cube protocol, on the same seeds as our `vjepa-ac eval` rows.
+`vjepa_ac/OGBenchCube-v0` or `vjepa_ac/PushT-v0` under stable-worldmodel's protocol for it, on the same seeds as our
+`vjepa-ac eval` rows.
 
 Why our env and not their `World.evaluate`: the model is trained on our logs (128-px frames of our camera settings,
-our 7-D end-effector action per 5-OGBench-step block), so it must see those frames and act through that action; our
-env implements their protocol field by field (docs/benchmarks.md) and its success is OGBench's own check. Episodes,
+our 7-D action per block of 5 of the benchmark's steps), so it must see those frames and act through that action; our
+envs implement their protocol field by field (docs/benchmarks.md), and success is the benchmark's own check. Episodes,
 starts and goals are identical to our rows' at the same seeds (`seed + i`, as `vjepa-ac eval`).
 
 Their protocol's planning: horizon 5 blocks, receding horizon 5 (two plans in the 50-OGBench-step budget), CEM 300
-samples x 30 iterations, top 30, warm start from the plan's unexecuted tail, one context frame.
+samples x 30 iterations, top 30, warm start from the plan's unexecuted tail, one context frame (cube and Push-T alike).
 
 Run in the environment that holds stable-worldmodel, its CUDA-built torch (on the CPU) and this package
 (bench/swm_side_by_side.sh builds it).
@@ -92,7 +93,7 @@ def _run_seeds(job) -> list[dict]:
     """One worker: its own env, model and solver, a share of the seeds."""
     args, seeds = job
     torch.set_num_threads(args.threads)
-    env = make_env(EnvConfig(id="vjepa_ac/OGBenchCube-v0", kwargs=json.loads(args.env_kwargs)))
+    env = make_env(EnvConfig(id=args.env_id, kwargs=json.loads(args.env_kwargs)))
     policy = build_policy(args.checkpoint, args.dataset, args.img_size, args)
     policy.set_env(_OneEnv(env.action_space))
     rows = []
@@ -117,6 +118,7 @@ def main() -> None:
     p.add_argument("--topk", type=int, default=30)
     p.add_argument("--workers", type=int, default=2, help="processes, each with its own env, model and solver")
     p.add_argument("--threads", type=int, default=1, help="torch threads per worker")
+    p.add_argument("--env-id", default="vjepa_ac/OGBenchCube-v0", help="the benchmark env: vjepa_ac/OGBenchCube-v0 or vjepa_ac/PushT-v0")
     p.add_argument("--env-kwargs", default="{}", help="JSON options of the env, e.g. a visual factor of variation")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args()
@@ -131,7 +133,7 @@ def main() -> None:
                "ms_per_step": float(np.mean([t for r in rows for t in r["step_ms"]])),
                "ms_per_plan": float(np.mean([t for r in rows for t in r["step_ms"] if t > 10])),
                "solver": {k: getattr(args, k) for k in ("horizon", "receding_horizon", "samples", "iterations", "topk")},
-               "env_kwargs": json.loads(args.env_kwargs), "episodes": rows}
+               "env_id": args.env_id, "env_kwargs": json.loads(args.env_kwargs), "episodes": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=1))
     print(json.dumps({k: v for k, v in summary.items() if k != "episodes"}))

@@ -20,7 +20,10 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q torch==2.14.1 torchvision==0.29.1
   "$VENV/bin/pip" install -q -e "$SWM_SRC[train,format]" h5py
-  "$VENV/bin/pip" install -q -e "$HERE[bench]"
+  # ours with the bench extra's two packages: OGBench, and gym-pusht (Push-T's env) without its opencv-python 4,
+  # which would shadow the opencv-python-headless 5 that stable-worldmodel brings (gym-pusht only resizes with it)
+  "$VENV/bin/pip" install -q -e "$HERE" ogbench==1.2.2
+  "$VENV/bin/pip" install -q --no-deps gym-pusht==0.1.8 "pymunk>=6.6,<7" "pygame>=2.5.2,<2.7" "shapely>=2,<3" cffi pycparser
 fi
 PY="$VENV/bin/python"
 # 2. our logs in their HDF5 layout (pixels, action, proprio; no simulator-only column)

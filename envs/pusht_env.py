@@ -12,7 +12,10 @@ This module adds:
 - **stable-worldmodel's action** (`swm/PushT-v1`, `relative=True`): each Push-T step commands the disc's target at its
   position plus the action, at most 100 px a step (their `action_scale`) in each axis. One step of ours is
   `action_block` (5) Push-T steps with the same command, as the benchmark's planners act (`action_block: 5`): an
-  action [dx, dy, 0, 0, 0, 0, 0] is that command in arena units (|dx|, |dy| <= 100/512); the other dims are ignored;
+  action [dx, dy, 0, 0, 0, 0, 0] is that command in arena units (|dx|, |dy| <= 100/512); the other dims are ignored.
+  The target is clipped to the window (0-512 px), the bounds of gym-pusht's own absolute action; stable-worldmodel
+  leaves that clip commented out, and without it the collection policy walks the disc out of the camera's view (in 15
+  of 50 of the protocol's goals, where no model that sees images can find it);
 - **the benchmark's protocol** (stable-worldmodel, `scripts/plan/config/pusht.yaml`): each reset records an episode of
   the collection policy (`PushTPlay`, stable-worldmodel's `WeakPolicy`: random moves kept within 100 px of the block)
   from a random scene, starts at a uniformly drawn step of it and takes as goal the state `goal_offset_steps` (25)
@@ -168,6 +171,8 @@ class PushTEnv(gym.Env):
         e.agent.velocity, e.agent.position = a_vel, a_pos
         e.block.angle, e.block.position = b_angle, b_pos  # angle first: the block turns about its centre of gravity
         e.block.velocity, e.block.angular_velocity = b_vel, b_angvel
+        for body in (e.agent, e.block):  # the shapes' world geometry follows (what a render and the next collision see)
+            e.space.reindex_shapes_for_body(body)
 
     # ----- rendering ---------------------------------------------------------------------------------------------
     def render_image(self) -> np.ndarray:
@@ -242,7 +247,7 @@ class PushTEnv(gym.Env):
         e = self._env
         n_sub = int(1 / (e.dt * e.control_hz))  # gym-pusht's physics steps per Push-T step (10)
         for _ in range(self.cfg.action_block if budget is None else budget):
-            target = np.array(e.agent.position) + move
+            target = np.clip(np.array(e.agent.position) + move, 0.0, ARENA)  # the window, as gym-pusht's action space
             for _ in range(n_sub):  # gym-pusht's PD control and physics step (its `step`, without its coverage reward)
                 pos, vel = np.array(e.agent.position), np.array(e.agent.velocity)
                 vel = vel + (e.k_p * (target - pos) - e.k_v * vel) * e.dt
