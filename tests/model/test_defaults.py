@@ -108,3 +108,24 @@ def test_the_ur5e_plans_with_its_own_predictor_energy_and_policy_on_the_shared_e
     assert "ogb_cube" in policy.meta["dataset"] and "ogb_cube" not in load_proposal("default", enc, "policy").meta["dataset"]
     ur5e, panda = load_predictor("default-ur5e"), load_predictor("default")
     assert not torch.equal(ur5e.state_dict()["predictor_embed.weight"], panda.state_dict()["predictor_embed.weight"])
+
+
+def test_pusht_plans_with_its_own_predictor_energy_and_policy_on_the_shared_encoder():
+    """Push-T's disc (`vjepa_ac/PushT-v0`, robot_type pusht_sim): `default` names its own predictor, temporal distance,
+    readout head and goal-conditioned policy, trained on logs of the benchmark's collection policy without labels;
+    its readout weighs the disc's position only (it has no height, turn or gripper)."""
+    from vjepa_ac.models.distance import load_distance
+    from vjepa_ac.models.goal_head import load_head
+    from vjepa_ac.models.proposals import load_proposal
+    from vjepa_ac.models.weights import weights_dir
+
+    for part in ("predictor", "distance", "head", "policy"):
+        assert weights_dir("default", part, "pusht_sim").parent.name == "pusht", part
+    assert weights_dir("default", "encoder", "pusht_sim") == weights_dir("default-panda", "encoder")
+    enc = load_encoder("default")
+    head = load_head(weights_dir("default-pusht", "head"), enc)
+    assert head.cfg.weights[:2] == [1.0, 1.0] and not any(head.cfg.weights[2:]) and "environment_state" not in json.dumps(head.meta)
+    assert load_distance(weights_dir("default-pusht", "distance"), enc).meta["labels"].startswith("none")
+    assert "pusht" in load_proposal("default", enc, "policy", robot="pusht_sim").meta["dataset"]
+    pusht, panda = load_predictor("default-pusht"), load_predictor("default")
+    assert not torch.equal(pusht.state_dict()["predictor_embed.weight"], panda.state_dict()["predictor_embed.weight"])
