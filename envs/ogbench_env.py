@@ -34,6 +34,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.protocol_steps import ProtocolSteps
+
 OGB_STEPS = 200  # OGBench's episode length for cube-single (its registered TimeLimit), in its 20 Hz steps
 OGB_RANGE = np.array([0.05, 0.05, 0.05, 0.3, 1.0])  # OGBench's per-step action range (metres, radians, gripper)
 CAMERA = "front_pixels"  # OGBench's pixel observation camera
@@ -79,7 +81,7 @@ def new_oracle(rng: np.random.Generator, min_norm: float = 0.4):
     return oracle
 
 
-class OGBenchCubeEnv(gym.Env):
+class OGBenchCubeEnv(ProtocolSteps, gym.Env):
     """OGBench cube-single under stable-worldmodel's protocol; see the module's docstring."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -276,30 +278,6 @@ class OGBenchCubeEnv(gym.Env):
             self._env.step(a5)
             self._latched |= self.success_now()
         return False
-
-    def step(self, action):
-        action = np.asarray(action, dtype=np.float32)
-        if action.shape != self.action_space.shape or not np.all(np.isfinite(action)):
-            raise ValueError(f"action must be a finite array of shape {self.action_space.shape}, got {action.shape}")
-        n = min(self.cfg.action_block, self.cfg.eval_budget - self._substeps)
-        self._advance(action, n)
-        self._substeps += n
-        self.steps += 1
-        info = {**self._task_info(), "diverged": False}
-        truncated = self._substeps >= self.cfg.eval_budget
-        terminated = bool(info["success"]) and self.cfg.terminate_at_goal
-        return self._observation(), float(info["success"]), terminated, truncated, info
-
-    def simulate(self, actions: np.ndarray, render: bool = False) -> dict[str, np.ndarray]:
-        """Roll candidate action sequences [S, H, 7] out with OGBench's controller and physics from the current state,
-        and put it back exactly; as the other envs' `simulate`."""
-        from envs.rollouts import roll_out
-
-        latched = self._latched
-        try:
-            return roll_out(self, actions, render, self._read_outcome)
-        finally:
-            self._latched = latched
 
     def _read_outcome(self) -> tuple[np.ndarray, np.ndarray, bool]:
         i = self._info()  # one read of OGBench's state per simulated step

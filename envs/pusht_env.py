@@ -38,6 +38,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.protocol_steps import ProtocolSteps
+
 ARENA = 512.0  # Push-T's window, in its pixels; our state and actions are in arena units (512 px = 1)
 ACTION_SCALE = 100.0  # stable-worldmodel's PushT: a relative action of 1 moves the disc's target by 100 px
 SUCCESS_POS, SUCCESS_ANGLE = 20.0, np.pi / 9  # stable-worldmodel's `eval_state` thresholds (px, radians)
@@ -77,7 +79,7 @@ def play_action(agent_xy: np.ndarray, block_xy: np.ndarray, rng: np.random.Gener
     return np.clip(target - agent_xy, -ACTION_SCALE, ACTION_SCALE)
 
 
-class PushTEnv(gym.Env):
+class PushTEnv(ProtocolSteps, gym.Env):
     """Push-T under stable-worldmodel's protocol; see the module's docstring."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
@@ -255,30 +257,6 @@ class PushTEnv(gym.Env):
                 e.space.step(e.dt)
             self._latched |= self.success_now()
         return False
-
-    def step(self, action):
-        action = np.asarray(action, dtype=np.float32)
-        if action.shape != self.action_space.shape or not np.all(np.isfinite(action)):
-            raise ValueError(f"action must be a finite array of shape {self.action_space.shape}, got {action.shape}")
-        n = min(self.cfg.action_block, self.cfg.eval_budget - self._substeps)
-        self._advance(action, n)
-        self._substeps += n
-        self.steps += 1
-        info = {**self._task_info(), "diverged": False}
-        truncated = self._substeps >= self.cfg.eval_budget
-        terminated = bool(info["success"]) and self.cfg.terminate_at_goal
-        return self._observation(), float(info["success"]), terminated, truncated, info
-
-    def simulate(self, actions: np.ndarray, render: bool = False) -> dict[str, np.ndarray]:
-        """Roll candidate action sequences [S, H, 7] out with Push-T's controller and physics from the current state,
-        and put it back exactly; as the other envs' `simulate`."""
-        from envs.rollouts import roll_out
-
-        latched = self._latched
-        try:
-            return roll_out(self, actions, render, self._read_outcome)
-        finally:
-            self._latched = latched
 
     def _read_outcome(self) -> tuple[np.ndarray, np.ndarray, bool]:
         return self.ee_state(), self.cube_pos(), False
