@@ -4,9 +4,10 @@
 # rows in docs/benchmarks.md. Their code is not part of this project: pass a checkout of
 # github.com/galilai-group/stable-worldmodel by path. It imports torchvision, which needs PyPI's CUDA build of torch
 # (it runs on the CPU), so it gets an environment of its own, with this package installed beside it.
-# Usage: bash bench/swm_side_by_side.sh SWM_SRC [SEED]
+# Usage: [LOGS=data/ogb_cube] [BATCHES=240] bash bench/swm_side_by_side.sh SWM_SRC [SEED]
 #   SWM_SRC: the stable-worldmodel checkout (measured with commit addbab4, 2026-12)
-#   SEED: the first of the 50 evaluation seeds (the reported table used 42000)
+#   SEED: the first of the 50 evaluation seeds (the reported tables used 42000 with the 500 logs, 45000 with the 1,000)
+#   LOGS: our logs to train on (data/ogb_cube1k, the 1,000 logs the policy of 2026-12-04 learned from, with BATCHES=460)
 set -euo pipefail
 SWM_SRC=$(realpath "$1")
 SEED=${2:-42000}
@@ -27,8 +28,10 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PY="$VENV/bin/python"
 # 2. our logs in their HDF5 layout (pixels, action, proprio; no simulator-only column)
-H5=$HERE/data/ogb_cube_swm.h5
-[ -f "$H5" ] || "$PY" "$HERE/bench/swm_export.py" "$HERE/data/ogb_cube" "$H5"
+LOGS=$(realpath "${LOGS:-$HERE/data/ogb_cube}")
+NAME=lewm_$(basename "$LOGS")
+H5=$HERE/data/$(basename "$LOGS")_swm.h5
+[ -f "$H5" ] || "$PY" "$HERE/bench/swm_export.py" "$LOGS" "$H5"
 # 3. LeWM with their config (lewm.yaml) except what a 2-core CPU and our logs need: the CPU in float32; our 128-px
 #    frames with 16-px patches (their 224 px with 14 would cost 3.1x as much per frame); frameskip 1 (our action
 #    already spans their 5-step block); batch 64; one epoch cut at BATCHES batches: 240 took 21 minutes here (5.2 s a batch,
@@ -40,7 +43,7 @@ BATCHES=${BATCHES:-240}
   '~data.dataset.keys_to_merge' img_size=128 patch_size=16 trainer.accelerator=cpu trainer.precision=32 \
   trainer.devices=1 trainer.max_epochs=1 +trainer.limit_train_batches=$BATCHES +trainer.limit_val_batches=10 \
   loader.batch_size=64 num_workers=1 loader.pin_memory=false loader.prefetch_factor=2 \
-  output_model_name=lewm_ogb_cube subdir=lewm_ogb_cube)
-CKPT=$(ls -t "$STABLEWM_HOME"/checkpoints/lewm_ogb_cube/weights_epoch_*.pt | head -1)
+  output_model_name="$NAME" subdir="$NAME")
+CKPT=$(ls -t "$STABLEWM_HOME/checkpoints/$NAME"/weights_epoch_*.pt | head -1)
 # 4. their CEM (300 x 30, top 30, horizon 5, receding 5) on LeWM, in our env, the protocol's 50 episodes
-"$PY" "$HERE/bench/swm_plan.py" "$CKPT" "$H5" --seed "$SEED" --episodes 50 --workers 2 --out "$HERE/runs/swm_lewm/cube_$SEED.json"
+"$PY" "$HERE/bench/swm_plan.py" "$CKPT" "$H5" --seed "$SEED" --episodes 50 --workers 2 --out "$HERE/runs/swm_lewm/${NAME}_$SEED.json"

@@ -35,11 +35,13 @@ class ProposalConfig:
     grid: int = 8
     channels: int = 16  # each token reduced to this many channels
     hidden: int = 512
+    dropout: float = 0.0  # training only: the share of the reduced tokens' features dropped before the trunk
     state_dim: int = 7
     action_dim: int = 7
     horizon: int = 1  # policy: actions proposed
     ahead: int = 4  # subgoal: how many steps further on the proposed frame lies
     action_scale: list[float] = field(default_factory=list)  # policy: actions are proposed in units of these [A]
+    object_guess: bool = False  # policy: also guesses where the object lies now and in the goal (a training aid)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -61,7 +63,7 @@ class _PairNet(nn.Module):
         self.trunk = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, cfg.hidden), nn.GELU(), nn.Linear(cfg.hidden, cfg.hidden), nn.GELU())
 
     def features(self, z: torch.Tensor, z_goal: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
-        parts = [F.gelu(self.reduce(z)).flatten(-2), F.gelu(self.reduce(z_goal)).flatten(-2)]
+        parts = [F.dropout(F.gelu(self.reduce(x)), self.cfg.dropout, self.training).flatten(-2) for x in (z, z_goal)]
         if extra is not None:
             parts.append(extra)
         return self.trunk(torch.cat(parts, -1))
@@ -75,11 +77,18 @@ class ProposalPolicy(_PairNet):
         if len(cfg.action_scale) != cfg.action_dim:
             raise ValueError(f"a proposal policy needs action_scale of {cfg.action_dim} entries, got {len(cfg.action_scale)}")
         self.out = nn.Linear(cfg.hidden, cfg.horizon * cfg.action_dim)
+        self.guess = nn.Linear(cfg.hidden, 6) if cfg.object_guess else None
         self.register_buffer("scale", torch.tensor(cfg.action_scale, dtype=torch.float32), persistent=False)
 
     def forward(self, z: torch.Tensor, state: torch.Tensor, z_goal: torch.Tensor) -> torch.Tensor:
-        a = torch.tanh(self.out(self.features(z, z_goal, state)))
-        return a.reshape(*a.shape[:-1], self.cfg.horizon, self.cfg.action_dim) * self.scale
+        return self.act_and_guess(z, state, z_goal)[0]
+
+    def act_and_guess(self, z: torch.Tensor, state: torch.Tensor, z_goal: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Actions [B, H, A] and, with `object_guess`, where the object lies now and in the goal [B, 6] (else None)."""
+        h = self.features(z, z_goal, state)
+        a = torch.tanh(self.out(h))
+        a = a.reshape(*a.shape[:-1], self.cfg.horizon, self.cfg.action_dim) * self.scale
+        return a, (self.guess(h) if self.guess is not None else None)
 
 
 class SubgoalModel(_PairNet):

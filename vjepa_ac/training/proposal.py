@@ -1,6 +1,10 @@
 """`vjepa-ac train-proposal kind=policy|subgoal dataset=DIR features=CACHE_DIR out=DIR`: train a proposal model
 (`proposals.py`) on a trajectory log and its feature cache, hindsight-relabelled.
 
+With `object_weight` > 0 the policy also learns where the object lies in the current and in the goal frame, a guess
+read off the robot's own grasps (`grasp_track.py`: no object label), so that what it reads from the tokens locates the
+object it must carry.
+
 Each example is drawn from one episode: a frame t, and a goal frame t + k later in the same episode (k uniform in
 1..max_gap, never past the episode's end). The policy learns the recorded actions t..t+H-1 (L1, in units of each
 action dim's bound); the sub-goal model learns the tokens of frame min(t + ahead, t + k) (L1 on layer-normed tokens,
@@ -21,6 +25,7 @@ import torch.nn.functional as F
 from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
 from vjepa_ac.training.features import FeatureCache
+from vjepa_ac.training.grasp_track import object_track
 from vjepa_ac.models.proposals import KINDS, ProposalConfig, build, save_proposal
 from vjepa_ac.training.trainer import ReaderArch, ReaderTrainConfig, Run, check_loop, fit, setup, split_episodes
 
@@ -41,6 +46,9 @@ class ProposalTrainConfig(ReaderTrainConfig):
     head: str | None = None  # subgoal: also match this goal-distance head's readout of the proposed tokens
     readout_weight: float = 1.0
     val_batches: int = 8
+    object_weight: float = 0.0  # policy: weight of the object-position guess (label-free, from the grasps) in the loss
+    hold: list[float] = field(default_factory=lambda: [0.3, 0.7])  # the hand closure range of a hand holding an object (the state's last dim)
+    dropout: float = 0.0  # the share of the reduced tokens' features dropped in training (a regularizer)
 
 
 def hindsight(lengths: list[int], episodes: list[int], gen: torch.Generator, max_gap: int, after: int = 1) -> tuple[int, int, int]:
@@ -62,7 +70,7 @@ class Relabelled:
         self.cache = FeatureCache(cfg.features)
         if len(self.cache) != len(log):
             raise ValueError(f"{cfg.features} caches {len(self.cache)} episodes, {cfg.dataset} has {len(log)}")
-        self.z, self.state, self.action = [], [], []
+        self.z, self.state, self.action, self.obj, self.obj_ok = [], [], [], [], []
         for e in range(len(log)):
             s, a = mapping.read(log, e)
             z = self.cache[e].float()
@@ -71,6 +79,10 @@ class Relabelled:
             self.z.append(F.layer_norm(z, (z.shape[-1],)).to(torch.float16))
             self.state.append(torch.from_numpy(s))
             self.action.append(torch.from_numpy(a))
+            if cfg.object_weight > 0:
+                pos, ok = object_track(s, tuple(cfg.hold))
+                self.obj.append(torch.from_numpy(pos))
+                self.obj_ok.append(torch.from_numpy(ok))
         self.lengths = [len(s) for s in self.state]
         need = max(2, cfg.horizon + 1 if cfg.kind == "policy" else 2)
         short = [e for e, n in enumerate(self.lengths) if n < need]
@@ -79,12 +91,18 @@ class Relabelled:
                              "a relabelled example needs")
         self.train_eps, self.val_eps = split_episodes(len(log), cfg.val_fraction, str(cfg.dataset), cfg.train_episodes)
         actions = torch.cat([self.action[e] for e in self.train_eps])
+        if cfg.object_weight > 0:
+            if not any(bool(self.obj_ok[e].any()) for e in self.train_eps):
+                raise ValueError(f"{cfg.dataset}: object_weight > 0 but no training episode's hand closure ever lies in hold={tuple(cfg.hold)} "
+                                 "(the state's last dim while the hand holds something): no grasp to learn the object's place from")
+            objs = torch.cat([self.obj[e][self.obj_ok[e]] for e in self.train_eps])
+            self.obj_mean, self.obj_std = objs.mean(0), objs.std(0).clamp_min(1e-3)  # [3]
         self.action_scale = actions.abs().max(0).values.clamp_min(1e-6)  # [A]: the data's bound per dim
 
     def batch(self, episodes: list[int], cfg: ProposalTrainConfig, gen: torch.Generator) -> dict[str, torch.Tensor]:
         """z [B, N, D], state [B, S], z_goal [B, N, D], and the targets: actions [B, H, A] or z_next [B, N, D]."""
         after = cfg.horizon if cfg.kind == "policy" else 1
-        z, s, zg, target = [], [], [], []
+        z, s, zg, target, obj, obj_ok = [], [], [], [], [], []
         for _ in range(cfg.batch_size):
             e, t, g = hindsight(self.lengths, episodes, gen, cfg.max_gap, after)
             z.append(self.z[e][t])
@@ -92,10 +110,16 @@ class Relabelled:
             zg.append(self.z[e][g])
             if cfg.kind == "policy":
                 target.append(self.action[e][t : t + cfg.horizon])
+                if cfg.object_weight > 0:
+                    obj.append(torch.cat([self.obj[e][t], self.obj[e][g]]))
+                    obj_ok.append(torch.stack([self.obj_ok[e][t], self.obj_ok[e][g]]))
             else:
                 target.append(self.z[e][min(t + cfg.ahead, g)])
         out = {"z": torch.stack(z).float(), "state": torch.stack(s), "z_goal": torch.stack(zg).float()}
         out["target"] = torch.stack(target).float()
+        if obj:
+            out["object"] = torch.stack(obj)  # [B, 6]: where it lies now and in the goal
+            out["object_ok"] = torch.stack(obj_ok).repeat_interleave(3, 1)  # [B, 6]
         return out
 
 
@@ -103,8 +127,11 @@ def check_config(cfg: ProposalTrainConfig) -> None:
     if cfg.kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {cfg.kind!r}")
     check_loop(cfg, {"horizon": cfg.horizon >= 1, "ahead": cfg.ahead >= 1, "max_gap": cfg.max_gap >= 1,
-                     "val_batches": cfg.val_batches >= 1, "readout_weight": cfg.readout_weight >= 0},
-               "; horizon, ahead, max_gap, val_batches >= 1; readout_weight >= 0")
+                     "val_batches": cfg.val_batches >= 1, "readout_weight": cfg.readout_weight >= 0,
+                     "dropout": 0 <= cfg.dropout < 1, "object_weight": cfg.object_weight >= 0},
+               "; horizon, ahead, max_gap, val_batches >= 1; readout_weight, object_weight >= 0; 0 <= dropout < 1")
+    if cfg.object_weight > 0 and cfg.kind != "policy":
+        raise ValueError("object_weight= shapes the policy's loss; the sub-goal model has no object guess: leave it 0")
     if cfg.head and cfg.kind != "subgoal":
         raise ValueError("head= shapes the sub-goal model's loss; a policy learns actions: leave head unset")
 
@@ -125,21 +152,30 @@ def train_proposal(cfg: ProposalTrainConfig) -> Path:
             raise ValueError(f"head={cfg.head} reads tokens of encoder {head.meta.get('encoder')}, the cache holds {identity}'s")
     z0 = data.z[0]
     pcfg = ProposalConfig(kind=cfg.kind, embed_dim=z0.shape[-1], grid=int(round(z0.shape[-2] ** 0.5)), channels=cfg.arch.channels,
-                          hidden=cfg.arch.hidden, state_dim=data.state[0].shape[-1], action_dim=data.action[0].shape[-1],
-                          horizon=cfg.horizon, ahead=cfg.ahead, action_scale=data.action_scale.tolist())
+                          hidden=cfg.arch.hidden, dropout=cfg.dropout, state_dim=data.state[0].shape[-1], action_dim=data.action[0].shape[-1],
+                          horizon=cfg.horizon, ahead=cfg.ahead, action_scale=data.action_scale.tolist(),
+                          object_guess=cfg.object_weight > 0)
     model = build(pcfg).to(device).train()
     params = list(model.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    val_cols = (["val_action_l1", "val_mean_action_l1", "val_gripper_sign"] if cfg.kind == "policy"
+    val_cols = (["val_action_l1", "val_mean_action_l1", "val_gripper_sign"] + (["val_object_m", "val_mean_object_m"] if cfg.object_weight > 0 else [])
+                if cfg.kind == "policy"
                 else ["val_token_l1", "val_current_frame_token_l1"] + (["val_readout", "val_current_frame_readout"] if head else []))
     run = Run(cfg, "train_proposal", {**asdict(cfg), "encoder": identity}, ["step", "loss", "lr", *val_cols, "seconds"], dist)
     scale = data.action_scale.to(device)
+    if cfg.object_weight > 0:
+        obj_mean, obj_std = data.obj_mean.to(device), data.obj_std.to(device)
 
     def losses(b: dict) -> tuple[torch.Tensor, dict]:
         b = {k: v.to(device) for k, v in b.items()}
         if cfg.kind == "policy":
-            a = model(b["z"], b["state"], b["z_goal"])
-            return ((a - b["target"]) / scale).abs().mean(), {}
+            a, guess = model.act_and_guess(b["z"], b["state"], b["z_goal"])
+            loss = ((a - b["target"]) / scale).abs().mean()
+            if guess is not None:
+                norm = (b["object"] - obj_mean.repeat(2)) / obj_std.repeat(2)
+                miss = (guess - norm).abs() * b["object_ok"]
+                loss = loss + cfg.object_weight * miss.sum() / b["object_ok"].sum().clamp_min(1)
+            return loss, {}
         zh = model(b["z"], b["z_goal"])
         loss = (zh - b["target"]).abs().mean()
         if head is not None:
@@ -161,6 +197,12 @@ def train_proposal(cfg: ProposalTrainConfig) -> Path:
                 out["val_action_l1"].append(float(((a - b["target"]) / scale).abs().mean()))
                 out["val_mean_action_l1"].append(float(((mean_action - b["target"]) / scale).abs().mean()))
                 out["val_gripper_sign"].append(float((torch.sign(a[..., -1]) == torch.sign(b["target"][..., -1])).float().mean()))
+                if cfg.object_weight > 0:  # metres off, where the grasps say the object lies, against the mean place
+                    guess = model.act_and_guess(b["z"], b["state"], b["z_goal"])[1] * obj_std.repeat(2) + obj_mean.repeat(2)
+                    ok = b["object_ok"].bool()
+                    miss = (guess - b["object"]).reshape(-1, 2, 3).norm(dim=-1)[ok[:, ::3]]
+                    out["val_object_m"].append(float(miss.mean()))
+                    out["val_mean_object_m"].append(float((obj_mean.repeat(2) - b["object"]).reshape(-1, 2, 3).norm(dim=-1)[ok[:, ::3]].mean()))
             else:
                 zh = model(b["z"], b["z_goal"])
                 out["val_token_l1"].append(float((zh - b["target"]).abs().mean()))
