@@ -2,8 +2,8 @@
 # OGBench's single cube under stable-worldmodel's protocol (vjepa_ac/OGBenchCube-v0), from nothing to the table in
 # docs/benchmarks.md: the oracle's logs, features, the UR5e's predictor and label-free energy, then the protocol's
 # 50 episodes per row and per visual factor of variation. Every step is seeded; run from an empty folder with
-# `pip install ".[bench]"`. Times on a 2-core CPU: collection 20 min, encoding 2 min, predictor 20 min, heads 10 min,
-# policy 3 min, each 50-episode row 1-4 min.
+# `pip install ".[bench]"`. Times on a 2-core CPU: collection 20 + 20 min, encoding 2 + 4 min, predictor 20 min, heads
+# 10 min, policy 4 min, each 50-episode row 1-4 min.
 # Usage: bash bench/ogbench_cube.sh [SEED]   (SEED: the first of the 50 evaluation seeds; the reported table used 42000)
 set -euo pipefail
 SEED=${1:-42000}
@@ -20,7 +20,15 @@ vjepa-ac train dataset=data/ogb_cube mapping=ur5e_sim features=$F out=runs/pred_
 vjepa-ac train-head dataset=data/ogb_cube mapping=ur5e_sim features=$F steps=3000 export_dtype=float16 out=runs/ur5e_head
 vjepa-ac train-distance dataset=data/ogb_cube mapping=ur5e_sim features=$F predictor=runs/pred_ur5e/predictor imagined_share=0.5 \
   steps=4000 export_dtype=float16 out=runs/ur5e_dist
-vjepa-ac train-proposal kind=policy dataset=data/ogb_cube mapping=ur5e_sim features=$F max_gap=10 out=runs/ur5e_pol steps=4000 export_dtype=float16
+# 3b. the goal-conditioned policy (2026-12-04) learns from 1,000 logs: the same 500 and 500 more of the same seeded
+#     collection (episode i is always seed 40000 + i), and also learns where the cube lies now and in the goal, read off
+#     the hand's grasps (training/grasp_track.py; no cube label): 20 min more collection, 4 encoding, 4 training
+[ -d data/ogb_cube1k ] || cp -r data/ogb_cube data/ogb_cube1k
+vjepa-ac collect env=ogbench_cube policy=play episodes=1000 seed=40000 out=data/ogb_cube1k workers=2 env.max_episode_steps=40 \
+  +env.kwargs.eval_budget=200 +env.kwargs.terminate_at_goal=false +env.kwargs.render_goal=false
+vjepa-ac encode dataset=data/ogb_cube1k mapping=ur5e_sim encoder=default out=features_ogb1k
+vjepa-ac train-proposal kind=policy dataset=data/ogb_cube1k mapping=ur5e_sim features=features_ogb1k/e620523bcf7256ff max_gap=10 \
+  object_weight=1.0 out=runs/ur5e_pol steps=4000 export_dtype=float16
 # (the shipped weights/ur5e are these four runs' predictor, distance, head and proposal folders; to evaluate fresh ones,
 #  copy them there, or pass world_model=, energy.distance=, energy.head=, agent.proposal= with their paths)
 # 4. the protocol: 50 episodes per row (stable-worldmodel's num_eval), the shipped UR5e default (weights/ur5e) and its baselines
