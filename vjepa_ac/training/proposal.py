@@ -192,13 +192,13 @@ def train_proposal(cfg: ProposalTrainConfig) -> Path:
         for _ in range(cfg.val_batches):
             b = {k: v.to(device) for k, v in data.batch(data.val_eps, cfg, vgen).items()}
             if cfg.kind == "policy":
-                a = model(b["z"], b["state"], b["z_goal"])
+                a, guess = model.act_and_guess(b["z"], b["state"], b["z_goal"])
                 mean_action = torch.cat([data.action[e] for e in data.train_eps]).mean(0).to(device)
                 out["val_action_l1"].append(float(((a - b["target"]) / scale).abs().mean()))
                 out["val_mean_action_l1"].append(float(((mean_action - b["target"]) / scale).abs().mean()))
                 out["val_gripper_sign"].append(float((torch.sign(a[..., -1]) == torch.sign(b["target"][..., -1])).float().mean()))
                 if cfg.object_weight > 0:  # metres off, where the grasps say the object lies, against the mean place
-                    guess = model.act_and_guess(b["z"], b["state"], b["z_goal"])[1] * obj_std.repeat(2) + obj_mean.repeat(2)
+                    guess = guess * obj_std.repeat(2) + obj_mean.repeat(2)
                     ok = b["object_ok"].bool()
                     miss = (guess - b["object"]).reshape(-1, 2, 3).norm(dim=-1)[ok[:, ::3]]
                     out["val_object_m"].append(float(miss.mean()))
