@@ -20,9 +20,11 @@ imported only when the env is built: `pip install ".[bench]"`). This module adds
 
 Frames are rendered without shadows (a third of the time per frame); OGBench's other visuals are its own.
 
-Visual factors of variation (evaluation only, for robustness): `cube_color`, `floor_color` (RGB in [0, 1]),
+Visual factors of variation: `cube_color`, `floor_color` (RGB in [0, 1]; a plain floor instead of the checker),
 `light` (a scale on every light's diffuse colour) and `camera_yaw` (degrees the camera turns about the table's
-centre).
+centre), each fixed for every episode (robustness at evaluation). `randomize_look=True` instead draws them anew at
+each reset (for logs with varied visuals; `draw_look`), from ranges that leave out bands around the values the
+robustness table tests, so those values stay unseen in training. A factor set explicitly wins over its draw.
 """
 
 from __future__ import annotations
@@ -57,6 +59,44 @@ class OGBenchCubeConfig:
     floor_color: tuple | None = None
     light: float | None = None
     camera_yaw: float | None = None
+    randomize_look: bool = False  # draw the four factors at each reset (draw_look), for varied training logs
+    look_share: float = 0.5  # with randomize_look: the chance that each factor is drawn (else OGBench's own)
+
+
+# The robustness table's test values (docs/benchmarks.md) and the bands around them that draw_look never draws.
+HELD_OUT_YAW = (6.0, 14.0)  # degrees; the table tests 10
+HELD_OUT_LIGHT = (0.4, 0.6)  # the table tests 0.5
+HELD_OUT_CUBE_HUE = (80.0, 160.0)  # degrees of hue, the greens; the table tests [0.1, 0.8, 0.1] (hue 120)
+MIN_FLOOR_SATURATION = 0.3  # no grey floors; the table tests a plain [0.6, 0.6, 0.6]
+
+
+def _outside(rng: np.random.Generator, low: float, high: float, band: tuple[float, float]) -> float:
+    """A uniform draw from [low, high] without the open band (low < band[0] < band[1] < high)."""
+    width = (band[0] - low) + (high - band[1])
+    u = rng.uniform(0, width)
+    return float(low + u if u < band[0] - low else band[1] + u - (band[0] - low))
+
+
+def _hsv(h_deg: float, s: float, v: float) -> tuple:
+    import colorsys
+
+    return tuple(float(x) for x in colorsys.hsv_to_rgb((h_deg % 360) / 360, s, v))
+
+
+def draw_look(rng: np.random.Generator, p: float = 0.5) -> dict:
+    """One episode's visual factors for varied training logs: each of the four is drawn with probability p (else
+    OGBench's own look) from ranges around stable-worldmodel's `variation_space` for this env (camera within 15°,
+    light 0.3-1.3, any cube colour, any floor colour), less the held-out bands above. Returns the set factors."""
+    look = {}
+    if rng.random() < p:
+        look["camera_yaw"] = _outside(rng, -15.0, 15.0, HELD_OUT_YAW)
+    if rng.random() < p:
+        look["light"] = _outside(rng, 0.3, 1.3, HELD_OUT_LIGHT)
+    if rng.random() < p:
+        look["cube_color"] = _hsv(_outside(rng, 0.0, 360.0, HELD_OUT_CUBE_HUE), rng.uniform(0.5, 1.0), rng.uniform(0.5, 1.0))
+    if rng.random() < p:
+        look["floor_color"] = _hsv(rng.uniform(0, 360), rng.uniform(MIN_FLOOR_SATURATION, 1.0), rng.uniform(0.2, 0.9))
+    return look
 
 
 def oracle_action(oracle, ee_pos, ee_yaw, closure, contact, cube_pos, cube_yaw, target_pos, target_yaw) -> np.ndarray:
@@ -99,6 +139,8 @@ class OGBenchCubeEnv(ProtocolSteps, gym.Env):
                 raise TypeError(f"unknown OGBench cube env option {k!r}; options: {sorted(self.cfg.__dataclass_fields__)}")
             setattr(self.cfg, k, v)
         c = self.cfg
+        if not 0 <= c.look_share <= 1:
+            raise ValueError(f"look_share must lie in [0, 1], got {c.look_share}")
         if c.action_block < 1 or c.goal_offset_steps < 1 or c.eval_budget < c.action_block:
             raise ValueError(f"action_block ({c.action_block}) and goal_offset_steps ({c.goal_offset_steps}) must be >= 1 and "
                              f"eval_budget ({c.eval_budget}) at least one block")
@@ -191,39 +233,52 @@ class OGBenchCubeEnv(ProtocolSteps, gym.Env):
     def render(self) -> np.ndarray | None:
         return self.render_image() if self.render_mode == "rgb_array" else None
 
-    def _apply_variation(self) -> None:
-        """Set the visual factors on OGBench's model, from the values it was built with (so each reset sets the same)."""
+    def _apply_variation(self, drawn: dict | None = None) -> None:
+        """Set the visual factors on OGBench's model: the configured ones, else this episode's draws (`drawn`), else
+        OGBench's own look (restored from the values the model was built with, so a reset undoes the last episode's)."""
+        import mujoco
+
         c, m = self.cfg, self.model
-        if getattr(self, "_look", None) is None or self._look[0] is not m:
-            self._look = (m, m.light_diffuse.copy(), m.cam_pos.copy(), m.cam_quat.copy())
-        _, diffuse, cam_pos, cam_quat = self._look
-        if c.cube_color is not None:
-            self._env._cube_colors[0, :3] = np.clip(c.cube_color, 0, 1)  # initialize_episode paints the cube from it
-            for gid in self._env._cube_geom_ids_list[0]:
-                m.geom_rgba[gid, :3] = self._env._cube_colors[0, :3]
-        if c.floor_color is not None:
-            import mujoco
-
+        if getattr(self, "_look", None) is None or self._look["model"] is not m:
             floor = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "floor")
-            if floor < 0:
-                raise KeyError("floor_color: OGBench's scene has no geom named 'floor'")
-            if m.geom_matid[floor] >= 0:
-                m.mat_rgba[m.geom_matid[floor], :3] = np.clip(c.floor_color, 0, 1)
-                m.mat_texid[m.geom_matid[floor]] = -1  # a plain colour instead of the checker texture
-            m.geom_rgba[floor, :3] = np.clip(c.floor_color, 0, 1)
-        if c.light is not None:
-            m.light_diffuse[:] = np.clip(diffuse * c.light, 0, 1)
-        if c.camera_yaw is not None:
-            import mujoco
-
-            cam = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_CAMERA, CAMERA)
-            a = np.deg2rad(c.camera_yaw)
+            mat = int(m.geom_matid[floor]) if floor >= 0 else -1
+            self._look = {"model": m, "diffuse": m.light_diffuse.copy(), "cam_pos": m.cam_pos.copy(),
+                          "cam_quat": m.cam_quat.copy(), "cube": self._env._cube_colors[0, :3].copy(), "floor": floor,
+                          "mat": mat, "mat_rgba": m.mat_rgba[mat].copy() if mat >= 0 else None,
+                          "mat_tex": m.mat_texid[mat].copy() if mat >= 0 else None,
+                          "floor_rgba": m.geom_rgba[floor].copy() if floor >= 0 else None}
+        base, drawn = self._look, drawn or {}
+        value = {k: getattr(c, k) if getattr(c, k) is not None else drawn.get(k)
+                 for k in ("cube_color", "floor_color", "light", "camera_yaw")}
+        # the cube: initialize_episode paints it from _cube_colors at OGBench's reset; paint it now as well
+        self._env._cube_colors[0, :3] = base["cube"] if value["cube_color"] is None else np.clip(value["cube_color"], 0, 1)
+        for gid in self._env._cube_geom_ids_list[0]:
+            m.geom_rgba[gid, :3] = self._env._cube_colors[0, :3]
+        if value["floor_color"] is not None and base["floor"] < 0:
+            raise KeyError("floor_color: OGBench's scene has no geom named 'floor'")
+        if base["floor"] >= 0:
+            floor, mat = base["floor"], base["mat"]
+            m.geom_rgba[floor] = base["floor_rgba"]
+            if mat >= 0:
+                m.mat_rgba[mat], m.mat_texid[mat] = base["mat_rgba"], base["mat_tex"]
+            if value["floor_color"] is not None:
+                rgb = np.clip(value["floor_color"], 0, 1)
+                if mat >= 0:
+                    m.mat_rgba[mat, :3] = rgb
+                    m.mat_texid[mat] = -1  # a plain colour instead of the checker texture
+                m.geom_rgba[floor, :3] = rgb
+        m.light_diffuse[:] = base["diffuse"] if value["light"] is None else np.clip(base["diffuse"] * value["light"], 0, 1)
+        cam = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_CAMERA, CAMERA)
+        m.cam_pos[cam], m.cam_quat[cam] = base["cam_pos"][cam], base["cam_quat"][cam]
+        if value["camera_yaw"] is not None:
+            a = np.deg2rad(value["camera_yaw"])
             rot = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
             centre = np.array([0.425, 0.0, 0.0])
-            m.cam_pos[cam] = centre + rot @ (cam_pos[cam] - centre)
+            m.cam_pos[cam] = centre + rot @ (base["cam_pos"][cam] - centre)
             q = np.empty(4)
-            mujoco.mju_mat2Quat(q, (rot @ _quat_mat(cam_quat[cam])).ravel())
+            mujoco.mju_mat2Quat(q, (rot @ _quat_mat(base["cam_quat"][cam])).ravel())
             m.cam_quat[cam] = q
+        self.look = {k: v for k, v in value.items() if v is not None}  # this episode's factors (for its log)
 
     # ----- the protocol's episodes -------------------------------------------------------------------------------
     def _record(self, rng: np.random.Generator, steps: int) -> None:
@@ -246,7 +301,11 @@ class OGBenchCubeEnv(ProtocolSteps, gym.Env):
         super().reset(seed=seed)
         c, rng = self.cfg, self.np_random
         self._env.reset(seed=int(rng.integers(2**31)))
-        self._apply_variation()
+        # the look's draws come from their own generator, so a seed's episode moves alike with and without them
+        drawn = None
+        if c.randomize_look:
+            drawn = draw_look(np.random.default_rng([seed, 1] if seed is not None else int(rng.integers(2**31))), c.look_share)
+        self._apply_variation(drawn)
         start = int(rng.integers(0, OGB_STEPS - c.goal_offset_steps))  # a valid start row: the goal lies within the episode
         self._record(rng, start)
         begin = self.snapshot()

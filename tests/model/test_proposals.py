@@ -47,6 +47,26 @@ def test_training_resumes_to_exactly_the_uninterrupted_weights(small_collection,
     assert ("val_action_l1" in header) == (kind == "policy") and ("val_token_l1" in header) == (kind == "subgoal")
 
 
+def test_a_policy_learns_from_several_logs_each_holding_out_its_own_validation_episodes(small_collection, features, tmp_path):
+    one = tp.Relabelled(_cfg(small_collection, features, tmp_path / "one"))
+    two = tp.Relabelled(_cfg(small_collection, features, tmp_path / "two", extra_datasets=[small_collection.out], extra_features=[features]))
+    n = len(one.z)
+    assert len(two.z) == 2 * n
+    assert two.train_eps == one.train_eps + [n + e for e in one.train_eps]
+    assert two.val_eps == one.val_eps + [n + e for e in one.val_eps]
+    assert torch.equal(two.z[n], one.z[0]) and torch.equal(two.action[n], one.action[0])
+    with pytest.raises(ValueError, match="pair by position"):
+        tp.Relabelled(_cfg(small_collection, features, tmp_path / "x", extra_datasets=[small_collection.out]))
+    other = tmp_path / "other_feat"
+    shutil.copytree(features, other)
+    meta = json.loads((other / "meta.json").read_text())
+    (other / "meta.json").write_text(json.dumps({**meta, "identity": "another-encoder"}))
+    with pytest.raises(ValueError, match="every cache must come from one encoder"):
+        tp.Relabelled(_cfg(small_collection, features, tmp_path / "y", extra_datasets=[small_collection.out], extra_features=[str(other)]))
+    path = tp.train_proposal(_cfg(small_collection, features, tmp_path / "run", extra_datasets=[small_collection.out], extra_features=[features]))
+    assert json.loads((path / "config.json").read_text())["extra_datasets"] == [small_collection.out]
+
+
 def test_a_proposal_model_refuses_another_encoders_tokens_and_another_kind(tmp_path):
     torch.manual_seed(0)
     path = save_proposal(build(ProposalConfig(kind="policy", embed_dim=8, grid=2, channels=2, hidden=8, action_scale=[1.0] * 7)),

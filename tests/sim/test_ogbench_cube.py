@@ -96,6 +96,42 @@ def test_the_factors_of_variation_change_the_view_and_not_the_scene():
 
 
 @needs_ogbench
+def test_randomized_looks_vary_per_seed_repeat_per_seed_leave_the_test_values_out_and_undo_themselves():
+    from envs.ogbench_env import HELD_OUT_CUBE_HUE, HELD_OUT_LIGHT, HELD_OUT_YAW, MIN_FLOOR_SATURATION, draw_look
+
+    plain = gym.make(ID, **SMALL)
+    varied = gym.make(ID, **SMALL, randomize_look=True)
+    looks = []
+    for seed in range(6):
+        obs0, info0 = plain.reset(seed=seed)
+        obs, info = varied.reset(seed=seed)
+        np.testing.assert_array_equal(obs["ee_state"], obs0["ee_state"])  # the same episode, another look
+        np.testing.assert_array_equal(info["goal"]["position"], info0["goal"]["position"])
+        looks.append(dict(varied.unwrapped.look))
+        if not looks[-1]:  # no factor drawn: OGBench's own look, whatever the last episode's was
+            np.testing.assert_array_equal(obs["image"], obs0["image"])
+    assert len({repr(sorted(x.items())) for x in looks}) >= 5
+    again, _ = varied.reset(seed=3)
+    assert varied.unwrapped.look == looks[3]
+    fixed = gym.make(ID, **SMALL, randomize_look=True, light=0.5)  # a factor set explicitly wins over its draw
+    for seed in range(3):
+        fixed.reset(seed=seed)
+        assert fixed.unwrapped.look["light"] == 0.5
+    import colorsys
+
+    rng = np.random.default_rng(0)
+    for _ in range(3000):
+        d = draw_look(rng, p=1.0)
+        assert not HELD_OUT_YAW[0] < d["camera_yaw"] < HELD_OUT_YAW[1] and -15 <= d["camera_yaw"] <= 15
+        assert not HELD_OUT_LIGHT[0] < d["light"] < HELD_OUT_LIGHT[1]
+        h, _, _ = colorsys.rgb_to_hsv(*d["cube_color"])
+        assert not HELD_OUT_CUBE_HUE[0] < h * 360 < HELD_OUT_CUBE_HUE[1]
+        assert colorsys.rgb_to_hsv(*d["floor_color"])[1] >= MIN_FLOOR_SATURATION - 1e-9
+    for env in (plain, varied, fixed):
+        env.close()
+
+
+@needs_ogbench
 def test_the_oracle_logs_record_in_the_lerobot_layout_with_the_ur5e_mapping(tmp_path):
     from vjepa_ac.collect import CollectConfig, EnvConfig, collect
     from vjepa_ac.data.mapping import load_mapping
