@@ -2,8 +2,8 @@
 # OGBench's single cube under stable-worldmodel's protocol (vjepa_ac/OGBenchCube-v0), from nothing to the table in
 # docs/benchmarks.md: the oracle's logs, features, the UR5e's predictor and label-free energy, then the protocol's
 # 50 episodes per row and per visual factor of variation. Every step is seeded; run from an empty folder with
-# `pip install ".[bench]"`. Times on a 2-core CPU: collection 20 + 20 min, encoding 2 + 4 min, predictor 20 min, heads
-# 10 min, policy 4 min, each 50-episode row 1-4 min.
+# `pip install ".[bench]"`. Times on a 2-core CPU: collection 20 + 20 + 2 x 25 min, encoding 2 + 4 + 2 x 4 min, predictor
+# 20 min, heads 10 min, policy 5 min, each 50-episode row 1-4 min.
 # Usage: bash bench/ogbench_cube.sh [SEED]   (SEED: the first of the 50 evaluation seeds; the reported table used 42000)
 set -euo pipefail
 SEED=${1:-42000}
@@ -27,8 +27,19 @@ vjepa-ac train-distance dataset=data/ogb_cube mapping=ur5e_sim features=$F predi
 vjepa-ac collect env=ogbench_cube policy=play episodes=1000 seed=40000 out=data/ogb_cube1k workers=2 env.max_episode_steps=40 \
   +env.kwargs.eval_budget=200 +env.kwargs.terminate_at_goal=false +env.kwargs.render_goal=false
 vjepa-ac encode dataset=data/ogb_cube1k mapping=ur5e_sim encoder=default out=features_ogb1k
+# 3c. and 2,000 logs with the looks varied at each reset (camera, light, cube and floor colours, from ranges without
+#     the step-5 test values): each factor drawn at a chance of 0.5, then 0.8; 2 x 25 min collection, 2 x 4 encoding
+vjepa-ac collect env=ogbench_cube policy=play episodes=1000 seed=41000 out=data/ogb_cube_look workers=2 env.max_episode_steps=40 \
+  +env.kwargs.eval_budget=200 +env.kwargs.terminate_at_goal=false +env.kwargs.render_goal=false +env.kwargs.randomize_look=true
+vjepa-ac collect env=ogbench_cube policy=play episodes=1000 seed=60000 out=data/ogb_cube_look2 workers=2 env.max_episode_steps=40 \
+  +env.kwargs.eval_budget=200 +env.kwargs.terminate_at_goal=false +env.kwargs.render_goal=false +env.kwargs.randomize_look=true \
+  +env.kwargs.look_share=0.8
+vjepa-ac encode dataset=data/ogb_cube_look mapping=ur5e_sim encoder=default out=features_ogb_look
+vjepa-ac encode dataset=data/ogb_cube_look2 mapping=ur5e_sim encoder=default out=features_ogb_look2
 vjepa-ac train-proposal kind=policy dataset=data/ogb_cube1k mapping=ur5e_sim features=features_ogb1k/e620523bcf7256ff max_gap=10 \
-  object_weight=1.0 out=runs/ur5e_pol steps=4000 export_dtype=float16
+  'extra_datasets=[data/ogb_cube_look,data/ogb_cube_look2]' \
+  'extra_features=[features_ogb_look/e620523bcf7256ff,features_ogb_look2/e620523bcf7256ff]' \
+  object_weight=1.0 out=runs/ur5e_pol steps=8000 export_dtype=float16
 # (the shipped weights/ur5e are these four runs' predictor, distance, head and proposal folders; to evaluate fresh ones,
 #  copy them there, or pass world_model=, energy.distance=, energy.head=, agent.proposal= with their paths)
 # 4. the protocol: 50 episodes per row (stable-worldmodel's num_eval), the shipped UR5e default (weights/ur5e) and its baselines

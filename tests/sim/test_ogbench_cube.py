@@ -127,6 +127,8 @@ def test_randomized_looks_vary_per_seed_repeat_per_seed_leave_the_test_values_ou
         h, _, _ = colorsys.rgb_to_hsv(*d["cube_color"])
         assert not HELD_OUT_CUBE_HUE[0] < h * 360 < HELD_OUT_CUBE_HUE[1]
         assert colorsys.rgb_to_hsv(*d["floor_color"])[1] >= MIN_FLOOR_SATURATION - 1e-9
+    with pytest.raises(ValueError, match="look_share must lie in"):
+        gym.make(ID, **SMALL, randomize_look=True, look_share=1.5)
     for env in (plain, varied, fixed):
         env.close()
 
