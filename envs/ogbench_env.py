@@ -278,7 +278,7 @@ class OGBenchCubeEnv(ProtocolSteps, gym.Env):
             q = np.empty(4)
             mujoco.mju_mat2Quat(q, (rot @ _quat_mat(base["cam_quat"][cam])).ravel())
             m.cam_quat[cam] = q
-        self.look = {k: v for k, v in value.items() if v is not None}  # this episode's factors (for its log)
+        self.look = {k: v for k, v in value.items() if v is not None}  # the factors this episode shows
 
     # ----- the protocol's episodes -------------------------------------------------------------------------------
     def _record(self, rng: np.random.Generator, steps: int) -> None:
