@@ -124,3 +124,24 @@ def test_feature_cache_is_keyed_by_encoder_identity_and_resumes(small_collection
     shard.unlink()  # as if killed before the last shard
     encode_dataset(cfg, enc)
     torch.testing.assert_close(FeatureCache(root, enc)[2], cache[2])
+
+
+def test_a_cache_under_looks_encodes_each_episode_as_seen_under_its_own_draw(small_collection, tmp_path):
+    from vjepa_ac.data.looks import apply_look, episode_look
+    from vjepa_ac.data.reader import open_log
+    from vjepa_ac.training.features import EncodeConfig, FeatureCache, encode_dataset
+
+    enc = FrozenEncoder(tiny(), Preprocess(crop_size=32, mode="resize"))
+    plain = EncodeConfig(dataset=small_collection.out, out=str(tmp_path / "plain"), dtype="float32")
+    looked = EncodeConfig(dataset=small_collection.out, out=str(tmp_path / "look"), dtype="float32", look_seed=5, look_share=1.0)
+    root = encode_dataset(looked, enc)
+    assert FeatureCache(root).meta["look_seed"] == 5
+    frames = open_log(small_collection.out).frames(1, "observation.images.front")  # uint8 [T, H, W, 3]
+    seen = torch.from_numpy(apply_look(frames, episode_look(5, 1, 1.0))).permute(0, 3, 1, 2)[None]
+    torch.testing.assert_close(FeatureCache(root)[1], enc.encode(seen)[0], atol=1e-5, rtol=0)
+    assert not torch.allclose(FeatureCache(encode_dataset(plain, enc))[1], FeatureCache(root)[1], atol=1e-3)
+    with pytest.raises(ValueError, match="written for other settings"):  # looks never mix into a plain cache
+        encode_dataset(EncodeConfig(dataset=small_collection.out, out=str(tmp_path / "plain"), dtype="float32", look_seed=5), enc)
+    with pytest.raises(ValueError, match="look_share"):
+        encode_dataset(EncodeConfig(dataset=small_collection.out, out=str(tmp_path / "bad"), look_seed=1, look_share=2.0), enc)
+    assert not (tmp_path / "bad").exists()

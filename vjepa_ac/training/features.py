@@ -1,5 +1,7 @@
 """A feature cache: encoder features of a whole dataset on disk, keyed by the encoder's identity.
 
+With `look_seed`, every episode is encoded as seen under a look drawn for it (data/looks.py): one log, many looks.
+
 Layout: `out/<encoder identity>/meta.json` and `shard-XXXXX.safetensors` (one tensor `episode_<i>` [T, N, D] per
 episode). Features of another encoder live in another folder, so a changed encoder never reads stale features;
 shards are written atomically and existing ones are kept, so an interrupted run resumes.
@@ -11,10 +13,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from vjepa_ac.data.looks import apply_look, draw_frame_look, episode_look
 from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
 from vjepa_ac.models.encoder import FrozenEncoder, load_encoder, view_mismatch
@@ -35,6 +39,8 @@ class EncodeConfig:
     episodes_per_shard: int = 16
     batch_frames: int = 64
     device: str = "auto"
+    look_seed: int | None = None  # set: every episode's frames under a look of their own (vjepa_ac/data/looks.py)
+    look_share: float = 0.8  # each look factor's chance of being drawn
 
 
 def encode_dataset(cfg: EncodeConfig, encoder: FrozenEncoder | None = None) -> Path:
@@ -64,6 +70,9 @@ def encode_dataset(cfg: EncodeConfig, encoder: FrozenEncoder | None = None) -> P
     }
     if mapping.fps is not None:  # frames at the mapping's rate, not the recorded one
         meta["fps"] = mapping.fps
+    if cfg.look_seed is not None:
+        draw_frame_look(np.random.default_rng(0), cfg.look_share)  # a bad share fails before anything is written
+        meta["look_seed"], meta["look_share"] = int(cfg.look_seed), float(cfg.look_share)
     meta_path = root / "meta.json"
     if meta_path.exists():
         old = json.loads(meta_path.read_text())
@@ -77,7 +86,9 @@ def encode_dataset(cfg: EncodeConfig, encoder: FrozenEncoder | None = None) -> P
             continue
         tensors = {}
         for e in range(first, min(first + cfg.episodes_per_shard, len(log))):
-            frames = mapping.frames(log, e)
+            frames = mapping.frames(log, e)  # uint8 [T, H, W, 3]
+            if cfg.look_seed is not None:
+                frames = apply_look(frames, episode_look(cfg.look_seed, e, cfg.look_share))
             z = [enc.encode(torch.from_numpy(frames[i : i + cfg.batch_frames]).permute(0, 3, 1, 2)[None])[0]
                  for i in range(0, len(frames), cfg.batch_frames)]
             tensors[f"episode_{e}"] = torch.cat(z).to(DTYPES[cfg.dtype]).cpu().contiguous()  # [T, N, D]
