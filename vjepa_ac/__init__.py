@@ -49,6 +49,9 @@ _EXPORTS = {
     "DecoderTrainConfig": "vjepa_ac.training.decoder",
     "HeadTrainConfig": "vjepa_ac.training.head",
     "KeyMapping": "vjepa_ac.data.mapping",
+    "FrameLook": "vjepa_ac.data.looks",
+    "apply_look": "vjepa_ac.data.looks",
+    "episode_look": "vjepa_ac.data.looks",
 }
 
 __all__ = sorted(_EXPORTS)
