@@ -5,8 +5,8 @@ camera, a dimmer lamp or a repainted scene would hold for a whole episode, and e
 `default_rng([S, e])`, so a cache is rebuilt exactly. Only the frames change, so any robot log can be augmented.
 
 The draws leave out bands around the values that `vjepa_ac/OGBenchCube-v0`'s robustness table tests (the same bands
-as the env's `randomize_look`): no brightness scale of 0.4-0.6 (the table halves the light) and no hue turn of
-of the env's greens (a red cube turned green). A turned camera is a 3-D change that no image warp reproduces; the warp here
+as the env's `randomize_look`): no brightness scale of 0.4-0.6 (the table halves the light) and no colour turn
+that carries a red cube into the greens (hue 80-160°; the table's cube is green). A turned camera is a 3-D change that no image warp reproduces; the warp here
 (a small homography: turn, zoom, shift and tilt of the image plane) only shows the model that views move.
 """
 
@@ -48,10 +48,15 @@ def _outside(rng: np.random.Generator, low: float, high: float, band: tuple[floa
     return u + gap if gap and u >= a else u
 
 
-def draw_frame_look(rng: np.random.Generator, p: float = 0.8) -> FrameLook:
-    """Each of the four factors (view, brightness, hue, saturation) drawn with probability p, else left as recorded."""
+def check_share(p: float) -> None:
+    """Refuse a look factor's chance outside [0, 1], naming the setting."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"look_share must lie in [0, 1], got {p}")
+
+
+def draw_frame_look(rng: np.random.Generator, p: float = 0.8) -> FrameLook:
+    """Each of the four factors (view, brightness, hue, saturation) drawn with probability p, else left as recorded."""
+    check_share(p)
     view = rng.random() < p
     return FrameLook(
         turn_deg=float(rng.uniform(-10.0, 10.0)) if view else 0.0,

@@ -13,12 +13,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from vjepa_ac.data.looks import apply_look, draw_frame_look, episode_look
+from vjepa_ac.data.looks import apply_look, check_share, episode_look
 from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
 from vjepa_ac.models.encoder import FrozenEncoder, load_encoder, view_mismatch
@@ -71,7 +70,7 @@ def encode_dataset(cfg: EncodeConfig, encoder: FrozenEncoder | None = None) -> P
     if mapping.fps is not None:  # frames at the mapping's rate, not the recorded one
         meta["fps"] = mapping.fps
     if cfg.look_seed is not None:
-        draw_frame_look(np.random.default_rng(0), cfg.look_share)  # a bad share fails before anything is written
+        check_share(cfg.look_share)  # before anything is written
         meta["look_seed"], meta["look_share"] = int(cfg.look_seed), float(cfg.look_share)
     meta_path = root / "meta.json"
     if meta_path.exists():
