@@ -50,6 +50,20 @@ def test_draws_repeat_per_episode_and_leave_out_the_tested_light_and_green():
         draw_frame_look(rng, 1.5)
 
 
+def test_a_warp_only_look_is_the_full_draw_without_its_colours():
+    full, warp = episode_look(4, 2, 1.0), episode_look(4, 2, 1.0, ["view"])
+    assert (warp.turn_deg, warp.zoom, warp.shift, warp.tilt) == (full.turn_deg, full.zoom, full.shift, full.tilt)
+    assert warp.turn_deg != 0.0 and (warp.brightness, warp.hue_deg, warp.saturation) == (1.0, 0.0, 1.0)
+    colours = episode_look(4, 2, 1.0, ["hue", "brightness"])
+    assert (colours.hue_deg, colours.brightness) == (full.hue_deg, full.brightness) and colours.zoom == 1.0
+    f = scene(1)
+    mean = apply_look(f, warp).reshape(-1, 3).mean(0)
+    assert abs(mean - f.reshape(-1, 3).mean(0)).max() < 12  # the floor keeps its colour: only the view moved
+    for bad in (["view", "blur"], []):
+        with pytest.raises(ValueError, match="look_factors"):
+            episode_look(4, 2, 1.0, bad)
+
+
 def test_bad_frames_are_refused_with_what_was_expected():
     with pytest.raises(ValueError, match=r"uint8 \[T, H, W, 3\]"):
         apply_look(np.zeros((2, 8, 8, 3), np.float32), FrameLook())

@@ -144,4 +144,9 @@ def test_a_cache_under_looks_encodes_each_episode_as_seen_under_its_own_draw(sma
         encode_dataset(EncodeConfig(dataset=small_collection.out, out=str(tmp_path / "plain"), dtype="float32", look_seed=5), enc)
     with pytest.raises(ValueError, match="look_share"):
         encode_dataset(EncodeConfig(dataset=small_collection.out, out=str(tmp_path / "bad"), look_seed=1, look_share=2.0), enc)
+    with pytest.raises(ValueError, match="look_factors"):
+        encode_dataset(EncodeConfig(dataset=small_collection.out, out=str(tmp_path / "bad"), look_seed=1, look_factors=["blur"]), enc)
     assert not (tmp_path / "bad").exists()
+    with pytest.raises(ValueError, match="written for other settings"):  # a warp-only cache is not the full-look one
+        encode_dataset(EncodeConfig(dataset=small_collection.out, out=str(tmp_path / "look"), dtype="float32", look_seed=5,
+                                    look_share=1.0, look_factors=["view"]), enc)

@@ -8,17 +8,20 @@ The draws leave out bands around the values that `vjepa_ac/OGBenchCube-v0`'s rob
 as the env's `randomize_look`): no brightness scale of 0.4-0.6 (the table halves the light) and no colour turn
 that carries a red cube into the greens (hue 80-160°; the table's cube is green). A turned camera is a 3-D change that no image warp reproduces; the warp here
 (a small homography: turn, zoom, shift and tilt of the image plane) only shows the model that views move.
+`look_factors` keeps some of the four factors (view, brightness, hue, saturation) and leaves the others as recorded;
+the numbers drawn stay the same, so `look_factors=[view]` under seed S warps each episode as the full look of seed S does.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+LOOK_FACTORS = ("view", "brightness", "hue", "saturation")
 HELD_OUT_BRIGHTNESS = (0.4, 0.6)  # the robustness table's light=0.5
 HELD_OUT_HUE = (185.0, 285.0)  # degrees of the (I, Q) turn that carry a red cube's hue into 80-160° (the greens; the table's is 120)
 
@@ -54,9 +57,37 @@ def check_share(p: float) -> None:
         raise ValueError(f"look_share must lie in [0, 1], got {p}")
 
 
-def draw_frame_look(rng: np.random.Generator, p: float = 0.8) -> FrameLook:
-    """Each of the four factors (view, brightness, hue, saturation) drawn with probability p, else left as recorded."""
+def check_factors(factors) -> tuple[str, ...]:
+    """The look factors asked for, in LOOK_FACTORS' order; an unknown or empty choice is refused, naming the setting."""
+    factors = tuple(factors)
+    unknown = [f for f in factors if f not in LOOK_FACTORS]
+    if unknown or not factors:
+        raise ValueError(f"look_factors must be a non-empty subset of {list(LOOK_FACTORS)}, got {list(factors)}")
+    return tuple(f for f in LOOK_FACTORS if f in factors)
+
+
+def draw_frame_look(rng: np.random.Generator, p: float = 0.8, factors=LOOK_FACTORS) -> FrameLook:
+    """Each of the four factors (view, brightness, hue, saturation) drawn with probability p, else left as recorded.
+
+    Factors not in `factors` are left as recorded; the generator is consumed alike, so the others are the same draws.
+    """
     check_share(p)
+    keep = check_factors(factors)
+    look = _draw_all(rng, p)
+    identity = FrameLook()
+    drop = {
+        "view": dict(turn_deg=identity.turn_deg, zoom=identity.zoom, shift=identity.shift, tilt=identity.tilt),
+        "brightness": dict(brightness=identity.brightness),
+        "hue": dict(hue_deg=identity.hue_deg),
+        "saturation": dict(saturation=identity.saturation),
+    }
+    for factor in LOOK_FACTORS:
+        if factor not in keep:
+            look = replace(look, **drop[factor])
+    return look
+
+
+def _draw_all(rng: np.random.Generator, p: float) -> FrameLook:
     view = rng.random() < p
     return FrameLook(
         turn_deg=float(rng.uniform(-10.0, 10.0)) if view else 0.0,
@@ -69,9 +100,9 @@ def draw_frame_look(rng: np.random.Generator, p: float = 0.8) -> FrameLook:
     )
 
 
-def episode_look(seed: int, episode: int, p: float = 0.8) -> FrameLook:
-    """Episode `episode`'s look under `look_seed=seed`."""
-    return draw_frame_look(np.random.default_rng([seed, episode]), p)
+def episode_look(seed: int, episode: int, p: float = 0.8, factors=LOOK_FACTORS) -> FrameLook:
+    """Episode `episode`'s look under `look_seed=seed` (and `look_factors=factors`)."""
+    return draw_frame_look(np.random.default_rng([seed, episode]), p, factors)
 
 
 def _homography(look: FrameLook) -> torch.Tensor:

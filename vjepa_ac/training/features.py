@@ -10,14 +10,14 @@ shards are written atomically and existing ones are kept, so an interrupted run 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from vjepa_ac.data.looks import apply_look, check_share, episode_look
+from vjepa_ac.data.looks import LOOK_FACTORS, apply_look, check_factors, check_share, episode_look
 from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
 from vjepa_ac.models.encoder import FrozenEncoder, load_encoder, view_mismatch
@@ -40,6 +40,7 @@ class EncodeConfig:
     device: str = "auto"
     look_seed: int | None = None  # set: every episode's frames under a look of their own (vjepa_ac/data/looks.py)
     look_share: float = 0.8  # each look factor's chance of being drawn
+    look_factors: list[str] = field(default_factory=lambda: list(LOOK_FACTORS))  # the others left as recorded, e.g. [view]
 
 
 def encode_dataset(cfg: EncodeConfig, encoder: FrozenEncoder | None = None) -> Path:
@@ -71,7 +72,10 @@ def encode_dataset(cfg: EncodeConfig, encoder: FrozenEncoder | None = None) -> P
         meta["fps"] = mapping.fps
     if cfg.look_seed is not None:
         check_share(cfg.look_share)  # before anything is written
+        factors = check_factors(cfg.look_factors)
         meta["look_seed"], meta["look_share"] = int(cfg.look_seed), float(cfg.look_share)
+        if factors != LOOK_FACTORS:  # a cache of all four factors keeps the meta it had before the choice existed
+            meta["look_factors"] = list(factors)
     meta_path = root / "meta.json"
     if meta_path.exists():
         old = json.loads(meta_path.read_text())
@@ -87,7 +91,7 @@ def encode_dataset(cfg: EncodeConfig, encoder: FrozenEncoder | None = None) -> P
         for e in range(first, min(first + cfg.episodes_per_shard, len(log))):
             frames = mapping.frames(log, e)  # uint8 [T, H, W, 3]
             if cfg.look_seed is not None:
-                frames = apply_look(frames, episode_look(cfg.look_seed, e, cfg.look_share))
+                frames = apply_look(frames, episode_look(cfg.look_seed, e, cfg.look_share, factors))
             z = [enc.encode(torch.from_numpy(frames[i : i + cfg.batch_frames]).permute(0, 3, 1, 2)[None])[0]
                  for i in range(0, len(frames), cfg.batch_frames)]
             tensors[f"episode_{e}"] = torch.cat(z).to(DTYPES[cfg.dtype]).cpu().contiguous()  # [T, N, D]
