@@ -87,6 +87,24 @@ def test_a_proposal_model_refuses_another_encoders_tokens_and_another_kind(tmp_p
     assert a.shape == (3, 1, 7) and float(a.abs().max()) <= 1.0
 
 
+def test_a_policy_reading_centered_tokens_or_the_change_ignores_a_look_that_shifts_every_token_alike(tmp_path):
+    torch.manual_seed(0)
+    z, z_goal, state = torch.randn(3, 4, 8), torch.randn(3, 4, 8), torch.randn(3, 7)
+    look = torch.randn(8)  # the same shift of every token of both frames
+    for pair in ("centered", "change"):
+        policy = build(ProposalConfig(embed_dim=8, grid=2, channels=2, hidden=8, action_scale=[1.0] * 7, pair=pair)).eval()
+        torch.testing.assert_close(policy(z + look, state, z_goal + look), policy(z, state, z_goal), atol=1e-5, rtol=1e-5)
+        path = save_proposal(policy, tmp_path / pair)
+        torch.testing.assert_close(load_proposal(path, kind="policy")(z, state, z_goal), policy(z, state, z_goal))
+    both = build(ProposalConfig(embed_dim=8, grid=2, channels=2, hidden=8, action_scale=[1.0] * 7)).eval()
+    assert not torch.allclose(both(z + look, state, z_goal + look), both(z, state, z_goal), atol=1e-3)
+    with pytest.raises(ValueError, match="pair must be one of"):
+        ProposalConfig(pair="sum")
+    with pytest.raises(ValueError, match="pair must be one of"):
+        tp.train_proposal(tp.ProposalTrainConfig(pair="sum", out=str(tmp_path / "bad")))
+    assert not (tmp_path / "bad").exists()
+
+
 def test_the_subgoal_model_starts_as_the_current_frame():
     torch.manual_seed(0)
     model = build(ProposalConfig(kind="subgoal", embed_dim=8, grid=2, channels=2, hidden=8))

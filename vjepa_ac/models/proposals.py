@@ -24,6 +24,7 @@ from torch import nn
 from vjepa_ac.models.weights import is_default, load_model, read_folder, save_folder
 
 KINDS = ("policy", "subgoal")
+PAIRS = ("both", "centered", "change")  # how the current and goal tokens are read (ProposalConfig.pair)
 
 
 @dataclass
@@ -42,10 +43,16 @@ class ProposalConfig:
     ahead: int = 4  # subgoal: how many steps further on the proposed frame lies
     action_scale: list[float] = field(default_factory=list)  # policy: actions are proposed in units of these [A]
     object_guess: bool = False  # policy: also guesses where the object lies now and in the goal (a training aid)
+    # how the two frames' tokens are read: both as they are; both less their frame's mean token (a change of look
+    # that shifts every token alike cancels); or only what changes from the current frame to the goal (the scene's
+    # unchanged parts, and their look, cancel; where the hand is comes from the state)
+    pair: str = "both"
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"proposal kind must be one of {KINDS}, got {self.kind!r}")
+        if self.pair not in PAIRS:
+            raise ValueError(f"proposal pair must be one of {PAIRS}, got {self.pair!r}")
 
     @property
     def tokens(self) -> int:
@@ -59,11 +66,17 @@ class _PairNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.reduce = nn.Linear(cfg.embed_dim, cfg.channels)
-        width = 2 * cfg.tokens * cfg.channels + extra
+        width = (1 if cfg.pair == "change" else 2) * cfg.tokens * cfg.channels + extra
         self.trunk = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, cfg.hidden), nn.GELU(), nn.Linear(cfg.hidden, cfg.hidden), nn.GELU())
 
     def features(self, z: torch.Tensor, z_goal: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
-        parts = [F.dropout(F.gelu(self.reduce(x)), self.cfg.dropout, self.training).flatten(-2) for x in (z, z_goal)]
+        if self.cfg.pair == "centered":
+            frames = (z - z.mean(-2, keepdim=True), z_goal - z_goal.mean(-2, keepdim=True))
+        elif self.cfg.pair == "change":
+            frames = (z_goal - z,)
+        else:
+            frames = (z, z_goal)
+        parts = [F.dropout(F.gelu(self.reduce(x)), self.cfg.dropout, self.training).flatten(-2) for x in frames]
         if extra is not None:
             parts.append(extra)
         return self.trunk(torch.cat(parts, -1))

@@ -26,7 +26,7 @@ from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
 from vjepa_ac.training.features import FeatureCache
 from vjepa_ac.training.grasp_track import object_track
-from vjepa_ac.models.proposals import KINDS, ProposalConfig, build, save_proposal
+from vjepa_ac.models.proposals import KINDS, PAIRS, ProposalConfig, build, save_proposal
 from vjepa_ac.training.trainer import ReaderArch, ReaderTrainConfig, Run, check_loop, fit, setup, split_episodes
 
 
@@ -49,6 +49,7 @@ class ProposalTrainConfig(ReaderTrainConfig):
     object_weight: float = 0.0  # policy: weight of the object-position guess (label-free, from the grasps) in the loss
     hold: list[float] = field(default_factory=lambda: [0.3, 0.7])  # the hand closure range of a hand holding an object (the state's last dim)
     dropout: float = 0.0  # the share of the reduced tokens' features dropped in training (a regularizer)
+    pair: str = "both"  # how current and goal tokens are read: both, centered (less each frame's mean token), change (goal less current)
     # more logs beside `dataset` (e.g. the same robot under other visuals), with their feature caches, paired by
     # position and made by the same encoder; each holds out its own last val_fraction for validation
     extra_datasets: list[str] = field(default_factory=list)
@@ -141,6 +142,8 @@ class Relabelled:
 def check_config(cfg: ProposalTrainConfig) -> None:
     if cfg.kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {cfg.kind!r}")
+    if cfg.pair not in PAIRS:
+        raise ValueError(f"pair must be one of {PAIRS}, got {cfg.pair!r}")
     check_loop(cfg, {"horizon": cfg.horizon >= 1, "ahead": cfg.ahead >= 1, "max_gap": cfg.max_gap >= 1,
                      "val_batches": cfg.val_batches >= 1, "readout_weight": cfg.readout_weight >= 0,
                      "dropout": 0 <= cfg.dropout < 1, "object_weight": cfg.object_weight >= 0},
@@ -169,7 +172,7 @@ def train_proposal(cfg: ProposalTrainConfig) -> Path:
     pcfg = ProposalConfig(kind=cfg.kind, embed_dim=z0.shape[-1], grid=int(round(z0.shape[-2] ** 0.5)), channels=cfg.arch.channels,
                           hidden=cfg.arch.hidden, dropout=cfg.dropout, state_dim=data.state[0].shape[-1], action_dim=data.action[0].shape[-1],
                           horizon=cfg.horizon, ahead=cfg.ahead, action_scale=data.action_scale.tolist(),
-                          object_guess=cfg.object_weight > 0)
+                          object_guess=cfg.object_weight > 0, pair=cfg.pair)
     model = build(pcfg).to(device).train()
     params = list(model.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
