@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 
 LOOK_FACTORS = ("view", "brightness", "hue", "saturation")
+_FIELDS = {"view": ("turn_deg", "zoom", "shift", "tilt"), "brightness": ("brightness",), "hue": ("hue_deg",),
+           "saturation": ("saturation",)}  # FrameLook's fields of each factor
 HELD_OUT_BRIGHTNESS = (0.4, 0.6)  # the robustness table's light=0.5
 HELD_OUT_HUE = (185.0, 285.0)  # degrees of the (I, Q) turn that carry a red cube's hue into 80-160° (the greens; the table's is 120)
 
@@ -73,18 +75,9 @@ def draw_frame_look(rng: np.random.Generator, p: float = 0.8, factors=LOOK_FACTO
     """
     check_share(p)
     keep = check_factors(factors)
-    look = _draw_all(rng, p)
-    identity = FrameLook()
-    drop = {
-        "view": dict(turn_deg=identity.turn_deg, zoom=identity.zoom, shift=identity.shift, tilt=identity.tilt),
-        "brightness": dict(brightness=identity.brightness),
-        "hue": dict(hue_deg=identity.hue_deg),
-        "saturation": dict(saturation=identity.saturation),
-    }
-    for factor in LOOK_FACTORS:
-        if factor not in keep:
-            look = replace(look, **drop[factor])
-    return look
+    recorded = FrameLook()
+    return replace(_draw_all(rng, p), **{name: getattr(recorded, name) for factor in LOOK_FACTORS if factor not in keep
+                                         for name in _FIELDS[factor]})
 
 
 def _draw_all(rng: np.random.Generator, p: float) -> FrameLook:
