@@ -14,7 +14,8 @@ by the identity it is at inference, since installing timm pulls torchvision and 
 `WorldModel.infer_next_action`, which calls `notebooks/utils/mpc_utils.py`) plan the same step with the same settings
 and the same random weights (ours written by `export_predictor` in the release layout, loaded with
 `load_state_dict(strict=True)`); both times, their ratio and the largest difference between the two predictors' outputs
-on a shared batch are printed. Nothing of the official code is copied here: it is imported from the user's checkout.
+on a shared batch are printed. In bf16 the official model runs as its training does, float32 weights under autocast.
+Nothing of the official code is copied here: it is imported from the user's checkout.
 """
 
 from __future__ import annotations
@@ -177,14 +178,18 @@ def side_by_side(args) -> None:
                                 embed_dim=cfg.embed_dim, predictor_embed_dim=cfg.hidden, depth=cfg.depth, num_heads=cfg.heads,
                                 action_embed_dim=cfg.action_dim, use_rope=True, is_frame_causal=True, use_sdpa=True)
     official.load_state_dict(state, strict=True)
-    ours, official = ours.to(device, dtype), official.to(device, dtype).eval()
+    # the official code runs reduced precision as its training does, float32 weights under autocast: cast whole to
+    # bfloat16, its RoPE returns float32 queries and keys beside bfloat16 values, which attention refuses
+    ours, official = ours.to(device, dtype), official.to(device).eval()
+    mixed = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
 
     # the predictors agree: one teacher-forced batch through both
     b, t = 4, args.horizon + 1
     z = F.layer_norm(torch.randn(b, t, cfg.tokens, cfg.embed_dim, device=device), (cfg.embed_dim,)).to(dtype)
     st, act = torch.randn(b, t, cfg.state_dim, device=device, dtype=dtype), torch.randn(b, t, cfg.action_dim, device=device, dtype=dtype)
     a = ours(z, st, act).float()
-    o = official(z.flatten(1, 2), act, st).float().view(b, t, cfg.tokens, cfg.embed_dim)
+    with mixed:
+        o = official(z.flatten(1, 2).float(), act.float(), st.float()).float().view(b, t, cfg.tokens, cfg.embed_dim)
     diff = float((a - F.layer_norm(o, (cfg.embed_dim,))).abs().max())
 
     z0 = F.layer_norm(torch.randn(1, 1, cfg.tokens, cfg.embed_dim, device=device), (cfg.embed_dim,)).to(dtype)
@@ -196,7 +201,8 @@ def side_by_side(args) -> None:
                               "momentum_mean": 0.15, "momentum_std": 0.15, "maxnorm": 0.05, "verbose": False})
 
     def official_plan():
-        wm.infer_next_action(z0, pose, goal)
+        with mixed:
+            wm.infer_next_action(z0.float(), pose.float(), goal.float())
         sync(device)
 
     energy = EnergyConfig()
