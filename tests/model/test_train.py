@@ -43,6 +43,39 @@ def test_both_losses_fall_and_the_checkpoint_loads(small_collection, features, t
     assert model.cfg.embed_dim == 32 and model.cfg.grid == 4
 
 
+def test_change_weight_charges_errors_on_the_tokens_that_move_and_not_on_still_ones():
+    # z [B=1, T=2, N=4, D=3]: only token 2 changes between the frames
+    z = torch.zeros(1, 2, 4, 3)
+    z[0, 1, 2] = 1.0
+    target = z[:, 1:]
+    miss_still = target.clone()
+    miss_still[0, 0, 0] += 0.5  # an error on a token that did not move
+    miss_moved = target.clone()
+    miss_moved[0, 0, 2] += 0.5  # the same error on the one that did
+    for share in (0.0, 0.5, 1.0):
+        w = tr.change_weights(z, share)
+        plain = tr.token_l1(miss_still, target, None)
+        if share == 0:
+            assert w is None
+            continue
+        assert torch.allclose(w.mean(-1), torch.ones(1, 1))  # a frame's weights average 1: a uniform error costs the same
+        assert torch.allclose(tr.token_l1(target + 0.1, target, w), tr.token_l1(target + 0.1, target, None))
+        assert tr.token_l1(miss_moved, target, w) > plain > tr.token_l1(miss_still, target, w)
+    assert tr.token_l1(miss_still, target, tr.change_weights(z, 1.0)) == 0  # share 1: still tokens cost nothing
+
+
+def test_training_with_change_weight_logs_the_moving_tokens_beside_nothing_moves(small_collection, features, tmp_path):
+    last = {}
+    for share in (0.0, 0.5):
+        out = tmp_path / f"run{share}"
+        tr.train(replace(_cfg(small_collection, features, out), change_weight=share, steps=20, checkpoint_every=20, val_every=20))
+        last[share] = [r for r in csv.DictReader(open(out / "log.csv")) if r["val_moved"] not in ("", "nan")][-1]
+        assert json.loads((out / "train_config.json").read_text())["change_weight"] == share
+    # the nothing-moves reference is the data's own: the same for every run, so runs compare on it
+    assert last[0.0]["val_moved_still"] == last[0.5]["val_moved_still"] and float(last[0.0]["val_moved_still"]) > 0
+    assert last[0.0]["val_moved"] != last[0.5]["val_moved"]  # the weights changed what was learned
+
+
 def test_fine_tuning_starts_from_a_checkpoint_and_can_freeze_layers(small_collection, features, tmp_path):
     base = tr.train(_cfg(small_collection, features, tmp_path / "base"))
     tuned = tr.train(replace(_cfg(small_collection, features, tmp_path / "tuned"), init=str(base), freeze_layers=1, lr=1e-3))

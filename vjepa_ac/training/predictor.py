@@ -3,6 +3,10 @@
 The two losses of V-JEPA 2-AC: teacher-forced one-step L1 (every step predicts the next from the true past), and an
 autoregressive rollout L1 over `auto_steps` steps (predictions fed back in). Targets are layer-normed encoder
 features, as in the release (`normalize_reps`). Runs under `torchrun` with DDP when WORLD_SIZE > 1.
+
+`change_weight` moves the L1 toward the tokens that change: where a small object moves over a still scene (Push-T's
+disc and block are two of 64 tokens) a predictor that ignores the action loses almost nothing under the plain mean;
+weighting each target token by how far it moved from the frame before makes ignoring the action cost what it should.
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ class TrainConfig(LoopConfig):
     activation_checkpointing: bool = False  # recompute block activations in backward: the official-size predictor in less memory
     bf16: bool = False  # autocast on CUDA
     fsdp: bool = False  # under torchrun: shard parameters, gradients and optimiser state (FSDP2) instead of DDP
+    # share of the L1 spread over the tokens by how much each changed from the frame before (0: the plain mean, as
+    # in V-JEPA 2-AC; 1: only the tokens that change count); validation reports the plain mean either way
+    change_weight: float = 0.0
 
 
 class Episodes:
@@ -133,18 +140,37 @@ class StreamedEpisodes(Episodes):
         return z, torch.stack(ss), torch.stack(as_)
 
 
-def losses(model: ACPredictor, z, state, action, auto_steps: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+def change_weights(z: torch.Tensor, share: float) -> torch.Tensor | None:
+    """Per-token weights [B, T-1, N] of the targets z[:, 1:] of z [B, T, N, D]: (1 - share) + share x each token's
+    mean absolute change from the frame before over the frame's mean change, so a frame's weights average 1 (a
+    uniform error costs what the plain mean charges). None for share 0 (the plain mean)."""
+    if share == 0:
+        return None
+    moved = (z[:, 1:] - z[:, :-1]).abs().mean(-1)  # [B, T-1, N]
+    return (1 - share) + share * moved / moved.mean(-1, keepdim=True).clamp_min(1e-8)
+
+
+def token_l1(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    """Mean L1 of pred and target [B, T, N, D], each token's error scaled by weights [B, T, N] (None: the plain mean)."""
+    err = (pred - target).abs()
+    return err.mean() if weights is None else (err.mean(-1) * weights).mean()
+
+
+def losses(model: ACPredictor, z, state, action, auto_steps: int, change_weight: float = 0.0
+           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """(teacher-forced L1, rollout L1, state L1) of a batch z [B, T, N, D] with its states [B, T, S] and actions
-    [B, T, A]; the state L1 (of the next state the state head predicts) only for state_update=learned, else None."""
+    [B, T, A]; the state L1 (of the next state the state head predicts) only for state_update=learned, else None.
+    The token L1s weigh each target token by its change (`change_weights`) when change_weight > 0."""
     core = model.module if hasattr(model, "module") else model
+    w = change_weights(z, change_weight)  # [B, T-1, N] or None
     tf = model(z[:, :-1], state[:, :-1], action[:, :-1])  # [B, T-1, N, D]
-    jloss = (tf - z[:, 1:]).abs().mean()
+    jloss = token_l1(tf, z[:, 1:], w)
     k = min(auto_steps, z.shape[1] - 1)
     hist = [z[:, 0], tf[:, 0]]
     for n in range(1, k):  # feed predictions back, as at planning time
         nxt = core._run(torch.stack(hist, 1), state[:, : n + 1], action[:, : n + 1], 0, None)[:, -1]
         hist.append(nxt)
-    sloss = (torch.stack(hist[1:], 1) - z[:, 1 : k + 1]).abs().mean()
+    sloss = token_l1(torch.stack(hist[1:], 1), z[:, 1 : k + 1], None if w is None else w[:, :k])
     state_loss = None
     if core.cfg.state_update == "learned":
         b, t, s_dim = state.shape
@@ -155,19 +181,26 @@ def losses(model: ACPredictor, z, state, action, auto_steps: int) -> tuple[torch
 
 @torch.no_grad()
 def validate(model, data: Episodes, episodes: list[int], cfg: TrainConfig, device) -> dict:
-    """Mean teacher-forced and rollout L1 over fixed windows of the held-out episodes."""
+    """Mean teacher-forced and rollout L1 over fixed windows of the held-out episodes (the plain mean, whatever
+    `change_weight` trains with), and the teacher-forced L1 on the tokens that move (weighted by their change, share
+    1) beside what a predictor that imagines nothing (the frame before, copied) scores there: the gap is what the
+    predictor has learned of the motion."""
     gen = torch.Generator().manual_seed(12345)
     model.eval()
-    j, s, st_l = [], [], []
+    j, s, st_l, moved, still = [], [], [], [], []
     for _ in range(4):
         z, st, a = (t.to(device) for t in data.batch(episodes, cfg.batch_size, cfg.frames, cfg.stride, gen))
         jl, sl, stl = losses(model, z, st, a, cfg.auto_steps)
         j.append(float(jl))
         s.append(float(sl))
         st_l += [float(stl)] if stl is not None else []
+        w = change_weights(z, 1.0)
+        moved.append(float(token_l1(model(z[:, :-1], st[:, :-1], a[:, :-1]), z[:, 1:], w)))
+        still.append(float(token_l1(z[:, :-1], z[:, 1:], w)))
     model.train()
     return {"val_teacher_forced": float(np.mean(j)), "val_rollout": float(np.mean(s)),
-            **({"val_state": float(np.mean(st_l))} if st_l else {})}
+            **({"val_state": float(np.mean(st_l))} if st_l else {}),
+            "val_moved": float(np.mean(moved)), "val_moved_still": float(np.mean(still))}
 
 
 def shard(model: ACPredictor) -> None:
@@ -185,8 +218,9 @@ def check_config(cfg: TrainConfig) -> None:
         raise ValueError("give exactly one of features=CACHE_DIR (a `vjepa-ac encode` cache) or encoder=SOURCE (encode on the fly); "
                          f"got features={cfg.features!r}, encoder={cfg.encoder!r}")
     check_loop(cfg, {"encode_batch": cfg.encode_batch >= 1, "frames": cfg.frames >= 2, "stride": cfg.stride >= 1,
-                     "auto_steps": cfg.auto_steps >= 1, "freeze_layers": cfg.freeze_layers >= 0},
-               "; encode_batch, stride, auto_steps >= 1; frames >= 2; freeze_layers >= 0")
+                     "auto_steps": cfg.auto_steps >= 1, "freeze_layers": cfg.freeze_layers >= 0,
+                     "change_weight": 0 <= cfg.change_weight <= 1},
+               "; encode_batch, stride, auto_steps >= 1; frames >= 2; freeze_layers >= 0; 0 <= change_weight <= 1")
 
 
 def build_model(cfg: TrainConfig, data: Episodes, device: torch.device) -> ACPredictor:
@@ -234,14 +268,14 @@ def train(cfg: TrainConfig) -> Path:
     net = dist.wrap(model)
     learned = model.cfg.state_update == "learned"
     columns = ["step", "loss", "teacher_forced", "rollout", *(["state"] if learned else []), "lr", "val_teacher_forced",
-               "val_rollout", *(["val_state"] if learned else []), "seconds"]
+               "val_rollout", *(["val_state"] if learned else []), "val_moved", "val_moved_still", "seconds"]
     run = Run(cfg, "train", {**asdict(cfg), "encoder_identity": data.identity()}, columns, dist)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and device.type == "cuda")
 
     def loss_fn(step: int):
         z, s, a = (t.to(device) for t in data.batch(train_eps, cfg.batch_size, cfg.frames, cfg.stride, gen))
         with autocast:
-            jl, sl, stl = losses(net, z, s, a, cfg.auto_steps)
+            jl, sl, stl = losses(net, z, s, a, cfg.auto_steps, cfg.change_weight)
         if stl is None:
             return jl + sl, {"teacher_forced": jl, "rollout": sl}
         return jl + sl + stl, {"teacher_forced": jl, "rollout": sl, "state": stl}
