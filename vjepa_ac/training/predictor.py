@@ -287,7 +287,7 @@ def train(cfg: TrainConfig) -> Path:
     final_state = dist.full_state(model, opt)[0] if dist.sharded else None
     if dist.main:
         meta = {"features": str(cfg.features) if cfg.features else None, "encoder": data.identity(), "steps": step, "val_episodes": val_eps,
-                "train_episodes": train_eps}
+                "train_episodes": train_eps, "change_weight": cfg.change_weight}
         if dist.sharded:
             plain = ACPredictor(model.cfg)
             plain.load_state_dict(final_state)
