@@ -26,8 +26,12 @@ This module adds:
 A state is set as stable-worldmodel sets it (`_set_state`: a fresh pymunk space with the bodies placed), and every
 start, snapshot and restore goes through that one path, so `simulate` and the recorded episode replay exactly.
 
-Visual factors of variation (evaluation only, for robustness, as stable-worldmodel's `variation_space`):
-`block_color`, `agent_color`, `background_color`, `goal_color` (RGB in [0, 1]).
+Visual factors of variation (as stable-worldmodel's `variation_space`): `block_color`, `agent_color`,
+`background_color`, `goal_color` (RGB in [0, 1]), each fixed for every episode (robustness at evaluation).
+`randomize_look=True` instead draws them anew at each reset (for logs with varied looks; `draw_look`), each with chance
+`look_share`, from ranges that leave out bands around the values the robustness table tests, so those stay unseen in
+training. A factor set explicitly wins over its draw; the draws come from a generator of their own, so a seed's
+episode moves exactly as without them.
 """
 
 from __future__ import annotations
@@ -61,6 +65,47 @@ class PushTConfig:
     agent_color: tuple | None = None
     background_color: tuple | None = None
     goal_color: tuple | None = None
+    randomize_look: bool = False  # draw the four factors at each reset (draw_look), for varied training logs
+    look_share: float = 0.5  # with randomize_look: the chance that each factor is drawn (else gym-pusht's own)
+
+
+LOOK_FACTORS = ("block_color", "agent_color", "background_color", "goal_color")
+# The robustness table's test values (docs/benchmarks.md) and the bands around them that draw_look never draws.
+HELD_OUT_BLOCK_HUE = (-30.0, 30.0)  # degrees of hue, the reds; the table tests a [0.9, 0.2, 0.2] block (hue 0)
+HELD_OUT_AGENT_HUE = (20.0, 60.0)  # the oranges; the table tests a [0.9, 0.6, 0.0] disc (hue 40)
+HELD_OUT_GOAL_HUE = (200.0, 280.0)  # the blues; the table tests a [0.6, 0.6, 0.9] target marker (hue 240)
+MIN_BACKGROUND_SATURATION = 0.3  # no grey backgrounds; the table tests a plain [0.3, 0.3, 0.3]
+
+
+def _hue_outside(rng: np.random.Generator, band: tuple[float, float]) -> float:
+    """A hue (degrees, 0-360) drawn uniformly from the circle less the open band (which may wrap through 0)."""
+    u = rng.uniform(band[1], band[0] + 360.0)
+    return float(u % 360.0)
+
+
+def _hsv(h_deg: float, s: float, v: float) -> tuple:
+    import colorsys
+
+    return tuple(float(x) for x in colorsys.hsv_to_rgb((h_deg % 360) / 360, s, v))
+
+
+def draw_look(rng: np.random.Generator, p: float = 0.5) -> dict:
+    """One episode's visual factors for varied training logs: each of the four drawn with probability p (else
+    gym-pusht's own), any colour less the held-out bands above: the block and the disc of saturation 0.4-1 and value
+    0.4-1, the target marker of saturation 0.2-1 and value 0.5-1, the background of saturation 0.3-1 and value 0.3-1.
+    Returns the set factors."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"look_share must lie in [0, 1], got {p}")
+    look = {}
+    if rng.random() < p:
+        look["block_color"] = _hsv(_hue_outside(rng, HELD_OUT_BLOCK_HUE), rng.uniform(0.4, 1.0), rng.uniform(0.4, 1.0))
+    if rng.random() < p:
+        look["agent_color"] = _hsv(_hue_outside(rng, HELD_OUT_AGENT_HUE), rng.uniform(0.4, 1.0), rng.uniform(0.4, 1.0))
+    if rng.random() < p:
+        look["background_color"] = _hsv(rng.uniform(0, 360), rng.uniform(MIN_BACKGROUND_SATURATION, 1.0), rng.uniform(0.3, 1.0))
+    if rng.random() < p:
+        look["goal_color"] = _hsv(_hue_outside(rng, HELD_OUT_GOAL_HUE), rng.uniform(0.2, 1.0), rng.uniform(0.5, 1.0))
+    return look
 
 
 def pusht_success(goal: np.ndarray, state: np.ndarray) -> bool:
@@ -106,6 +151,9 @@ class PushTEnv(ProtocolSteps, gym.Env):
                              f"({c.action_block}) and record_steps ({c.record_steps}) longer than it")
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be 'rgb_array' or None, got {render_mode!r}")
+        if not 0.0 <= c.look_share <= 1.0:
+            raise ValueError(f"look_share must lie in [0, 1], got {c.look_share}")
+        self.look = {k: getattr(c, k) for k in LOOK_FACTORS if getattr(c, k) is not None}  # this episode's factors
         # control_hz is what our configs pass every env of ours; here the rate is Push-T's 10 Hz over the block
         self.render_mode, self.task = render_mode, _Task(task, -(-c.eval_budget // c.action_block))
         self.max_episode_steps = self.task.max_episode_steps
@@ -182,20 +230,20 @@ class PushTEnv(ProtocolSteps, gym.Env):
         import pymunk.pygame_util
         from gym_pusht.envs.pymunk_override import DrawOptions
 
-        c, e = self.cfg, self._env
+        look, e = self.look, self._env
         screen = pygame.Surface((int(ARENA), int(ARENA)))
-        screen.fill(_rgb(c.background_color, (255, 255, 255)))
+        screen.fill(_rgb(look.get("background_color"), (255, 255, 255)))
         draw = DrawOptions(screen)
         goal_body = e.get_goal_pose_body(e.goal_pose)  # gym-pusht's fixed green T: part of the table's look
         for shape in e.block.shapes:
             pts = [pymunk.pygame_util.to_pygame(goal_body.local_to_world(v), draw.surface) for v in shape.get_vertices()]
-            pygame.draw.polygon(screen, _rgb(c.goal_color, tuple(pygame.Color("LightGreen"))[:3]), pts + [pts[0]])
+            pygame.draw.polygon(screen, _rgb(look.get("goal_color"), tuple(pygame.Color("LightGreen"))[:3]), pts + [pts[0]])
         for shape in e.block.shapes:
-            shape.color = pygame.Color(*_rgb(c.block_color, tuple(pygame.Color("LightSlateGray"))[:3]))
+            shape.color = pygame.Color(*_rgb(look.get("block_color"), tuple(pygame.Color("LightSlateGray"))[:3]))
         for shape in e.agent.shapes:
-            shape.color = pygame.Color(*_rgb(c.agent_color, tuple(pygame.Color("RoyalBlue"))[:3]))
+            shape.color = pygame.Color(*_rgb(look.get("agent_color"), tuple(pygame.Color("RoyalBlue"))[:3]))
         e.space.debug_draw(draw)
-        return np.ascontiguousarray(e._get_img(screen, c.image_width, c.image_height))
+        return np.ascontiguousarray(e._get_img(screen, self.cfg.image_width, self.cfg.image_height))
 
     def render(self) -> np.ndarray | None:
         return self.render_image() if self.render_mode == "rgb_array" else None
@@ -221,6 +269,11 @@ class PushTEnv(ProtocolSteps, gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         c, rng = self.cfg, self.np_random
+        fixed = {k: getattr(c, k) for k in LOOK_FACTORS if getattr(c, k) is not None}
+        if c.randomize_look:  # the look's draws come from their own generator: the episode moves alike without them
+            look_rng = np.random.default_rng([seed, 1] if seed is not None else int(rng.integers(2**31)))
+            fixed = {**draw_look(look_rng, c.look_share), **fixed}
+        self.look = fixed
         self.restore(self._random_scene(rng))
         blocks_total, offset = c.record_steps // c.action_block, c.goal_offset_steps // c.action_block
         start = int(rng.integers(0, blocks_total - offset + 1))  # a valid start row: the goal lies within the recording

@@ -137,6 +137,51 @@ def test_the_factors_of_variation_change_the_view_and_not_the_scene():
 
 
 @needs_pusht
+def test_randomized_looks_vary_per_seed_repeat_per_seed_leave_the_test_values_out_and_undo_themselves():
+    import colorsys
+
+    from envs.pusht_env import (HELD_OUT_AGENT_HUE, HELD_OUT_BLOCK_HUE, HELD_OUT_GOAL_HUE, MIN_BACKGROUND_SATURATION,
+                                draw_look)
+
+    plain = gym.make(ID, **SMALL)
+    varied = gym.make(ID, **SMALL, randomize_look=True)
+    looks = []
+    for seed in range(8):
+        obs0, info0 = plain.reset(seed=seed)
+        obs, info = varied.reset(seed=seed)
+        np.testing.assert_array_equal(obs["ee_state"], obs0["ee_state"])  # the same episode, another look
+        np.testing.assert_array_equal(info["goal"]["state"], info0["goal"]["state"])
+        looks.append(dict(varied.unwrapped.look))
+        if looks[-1]:
+            assert not np.array_equal(obs["image"], obs0["image"]) and not np.array_equal(info["goal_image"], info0["goal_image"])
+        else:  # no factor drawn: gym-pusht's own look, whatever the last episode's was
+            np.testing.assert_array_equal(obs["image"], obs0["image"])
+    assert len({repr(sorted(x.items())) for x in looks}) >= 6
+    varied.reset(seed=3)
+    assert varied.unwrapped.look == looks[3]
+    fixed = gym.make(ID, **SMALL, randomize_look=True, block_color=(0.9, 0.2, 0.2))  # a factor set explicitly wins
+    for seed in range(3):
+        fixed.reset(seed=seed)
+        assert fixed.unwrapped.look["block_color"] == (0.9, 0.2, 0.2)
+
+    def hue(rgb):
+        return colorsys.rgb_to_hsv(*rgb)[0] * 360
+
+    rng = np.random.default_rng(0)
+    for _ in range(3000):
+        d = draw_look(rng, p=1.0)
+        assert not (hue(d["block_color"]) > 360 + HELD_OUT_BLOCK_HUE[0] or hue(d["block_color"]) < HELD_OUT_BLOCK_HUE[1])
+        assert not HELD_OUT_AGENT_HUE[0] < hue(d["agent_color"]) < HELD_OUT_AGENT_HUE[1]
+        assert not HELD_OUT_GOAL_HUE[0] < hue(d["goal_color"]) < HELD_OUT_GOAL_HUE[1]
+        assert colorsys.rgb_to_hsv(*d["background_color"])[1] >= MIN_BACKGROUND_SATURATION - 1e-9
+    assert draw_look(rng, p=0.0) == {}
+    with pytest.raises(ValueError, match="look_share must lie in"):
+        gym.make(ID, **SMALL, randomize_look=True, look_share=1.5)
+    for e in (plain, varied, fixed):
+        e.close()
+
+
+@needs_pusht
 def test_play_logs_record_in_the_lerobot_layout_with_the_pusht_mapping(tmp_path):
     from vjepa_ac.collect import CollectConfig, EnvConfig, collect
     from vjepa_ac.data.mapping import load_mapping

@@ -15,6 +15,7 @@ import sys
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -156,11 +157,16 @@ def token_l1(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | N
     return err.mean() if weights is None else (err.mean(-1) * weights).mean()
 
 
-def losses(model: ACPredictor, z, state, action, auto_steps: int, change_weight: float = 0.0
-           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """(teacher-forced L1, rollout L1, state L1) of a batch z [B, T, N, D] with its states [B, T, S] and actions
-    [B, T, A]; the state L1 (of the next state the state head predicts) only for state_update=learned, else None.
-    The token L1s weigh each target token by its change (`change_weights`) when change_weight > 0."""
+class Losses(NamedTuple):
+    teacher_forced: torch.Tensor  # L1 of the one-step predictions
+    rollout: torch.Tensor  # L1 of the predictions fed back for auto_steps
+    state: torch.Tensor | None  # L1 of the next state the state head predicts (state_update=learned), else None
+    predicted: torch.Tensor  # the teacher-forced predictions [B, T-1, N, D] themselves
+
+
+def losses(model: ACPredictor, z, state, action, auto_steps: int, change_weight: float = 0.0) -> Losses:
+    """The L1s of a batch z [B, T, N, D] with its states [B, T, S] and actions [B, T, A] (see `Losses`). The token
+    L1s weigh each target token by its change (`change_weights`) when change_weight > 0."""
     core = model.module if hasattr(model, "module") else model
     w = change_weights(z, change_weight)  # [B, T-1, N] or None
     tf = model(z[:, :-1], state[:, :-1], action[:, :-1])  # [B, T-1, N, D]
@@ -176,7 +182,7 @@ def losses(model: ACPredictor, z, state, action, auto_steps: int, change_weight:
         b, t, s_dim = state.shape
         nxt = core.next_state(state[:, :-1].reshape(-1, s_dim), action[:, :-1].reshape(b * (t - 1), -1))  # [B*(T-1), S]
         state_loss = (nxt.reshape(b, t - 1, s_dim) - state[:, 1:]).abs().mean()
-    return jloss, sloss, state_loss
+    return Losses(jloss, sloss, state_loss, tf)
 
 
 @torch.no_grad()
@@ -190,12 +196,12 @@ def validate(model, data: Episodes, episodes: list[int], cfg: TrainConfig, devic
     j, s, st_l, moved, still = [], [], [], [], []
     for _ in range(4):
         z, st, a = (t.to(device) for t in data.batch(episodes, cfg.batch_size, cfg.frames, cfg.stride, gen))
-        jl, sl, stl = losses(model, z, st, a, cfg.auto_steps)
-        j.append(float(jl))
-        s.append(float(sl))
-        st_l += [float(stl)] if stl is not None else []
+        out = losses(model, z, st, a, cfg.auto_steps)
+        j.append(float(out.teacher_forced))
+        s.append(float(out.rollout))
+        st_l += [float(out.state)] if out.state is not None else []
         w = change_weights(z, 1.0)
-        moved.append(float(token_l1(model(z[:, :-1], st[:, :-1], a[:, :-1]), z[:, 1:], w)))
+        moved.append(float(token_l1(out.predicted, z[:, 1:], w)))
         still.append(float(token_l1(z[:, :-1], z[:, 1:], w)))
     model.train()
     return {"val_teacher_forced": float(np.mean(j)), "val_rollout": float(np.mean(s)),
@@ -275,7 +281,7 @@ def train(cfg: TrainConfig) -> Path:
     def loss_fn(step: int):
         z, s, a = (t.to(device) for t in data.batch(train_eps, cfg.batch_size, cfg.frames, cfg.stride, gen))
         with autocast:
-            jl, sl, stl = losses(net, z, s, a, cfg.auto_steps, cfg.change_weight)
+            jl, sl, stl, _ = losses(net, z, s, a, cfg.auto_steps, cfg.change_weight)
         if stl is None:
             return jl + sl, {"teacher_forced": jl, "rollout": sl}
         return jl + sl + stl, {"teacher_forced": jl, "rollout": sl, "state": stl}
