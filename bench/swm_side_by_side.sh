@@ -4,10 +4,11 @@
 # rows in docs/benchmarks.md. Their code is not part of this project: pass a checkout of
 # github.com/galilai-group/stable-worldmodel by path. It imports torchvision, which needs PyPI's CUDA build of torch
 # (it runs on the CPU), so it gets an environment of its own, with this package installed beside it.
-# Usage: [LOGS=data/ogb_cube] [BATCHES=240] bash bench/swm_side_by_side.sh SWM_SRC [SEED]
+# Usage: [LOGS=data/ogb_cube] [BATCHES=240] [ENV_ID=vjepa_ac/OGBenchCube-v0] bash bench/swm_side_by_side.sh SWM_SRC [SEED]
 #   SWM_SRC: the stable-worldmodel checkout (measured with commit addbab4, 2026-12)
 #   SEED: the first of the 50 evaluation seeds (the reported tables used 42000 with the 500 logs, 45000 with the 1,000)
 #   LOGS: our logs to train on (data/ogb_cube1k, the 1,000 logs the policy of 2026-12-04 learned from, with BATCHES=460)
+#   ENV_ID: the env planned in; Push-T: LOGS=data/pusht ENV_ID=vjepa_ac/PushT-v0 (bench/pusht.sh step 1's logs)
 set -euo pipefail
 SWM_SRC=$(realpath "$1")
 SEED=${2:-42000}
@@ -46,4 +47,5 @@ BATCHES=${BATCHES:-240}
   output_model_name="$NAME" subdir="$NAME")
 CKPT=$(ls -t "$STABLEWM_HOME/checkpoints/$NAME"/weights_epoch_*.pt | head -1)
 # 4. their CEM (300 x 30, top 30, horizon 5, receding 5) on LeWM, in our env, the protocol's 50 episodes
-"$PY" "$HERE/bench/swm_plan.py" "$CKPT" "$H5" --seed "$SEED" --episodes 50 --workers 2 --out "$HERE/runs/swm_lewm/${NAME}_$SEED.json"
+"$PY" "$HERE/bench/swm_plan.py" "$CKPT" "$H5" --seed "$SEED" --episodes 50 --workers 2 \
+  --env-id "${ENV_ID:-vjepa_ac/OGBenchCube-v0}" --out "$HERE/runs/swm_lewm/${NAME}_$SEED.json"
