@@ -36,6 +36,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.colours import hsv
 from envs.protocol_steps import ProtocolSteps
 
 OGB_STEPS = 200  # OGBench's episode length for cube-single (its registered TimeLimit), in its 20 Hz steps
@@ -77,12 +78,6 @@ def _outside(rng: np.random.Generator, low: float, high: float, band: tuple[floa
     return float(low + u if u < band[0] - low else band[1] + u - (band[0] - low))
 
 
-def _hsv(h_deg: float, s: float, v: float) -> tuple:
-    import colorsys
-
-    return tuple(float(x) for x in colorsys.hsv_to_rgb((h_deg % 360) / 360, s, v))
-
-
 def draw_look(rng: np.random.Generator, p: float = 0.5) -> dict:
     """One episode's visual factors for varied training logs: each of the four is drawn with probability p (else
     OGBench's own look) from ranges around stable-worldmodel's `variation_space` for this env (camera within 15°,
@@ -93,9 +88,9 @@ def draw_look(rng: np.random.Generator, p: float = 0.5) -> dict:
     if rng.random() < p:
         look["light"] = _outside(rng, 0.3, 1.3, HELD_OUT_LIGHT)
     if rng.random() < p:
-        look["cube_color"] = _hsv(_outside(rng, 0.0, 360.0, HELD_OUT_CUBE_HUE), rng.uniform(0.5, 1.0), rng.uniform(0.5, 1.0))
+        look["cube_color"] = hsv(_outside(rng, 0.0, 360.0, HELD_OUT_CUBE_HUE), rng.uniform(0.5, 1.0), rng.uniform(0.5, 1.0))
     if rng.random() < p:
-        look["floor_color"] = _hsv(rng.uniform(0, 360), rng.uniform(MIN_FLOOR_SATURATION, 1.0), rng.uniform(0.2, 0.9))
+        look["floor_color"] = hsv(rng.uniform(0, 360), rng.uniform(MIN_FLOOR_SATURATION, 1.0), rng.uniform(0.2, 0.9))
     return look
 
 

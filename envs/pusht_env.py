@@ -42,6 +42,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.colours import hsv
 from envs.protocol_steps import ProtocolSteps
 
 ARENA = 512.0  # Push-T's window, in its pixels; our state and actions are in arena units (512 px = 1)
@@ -83,28 +84,20 @@ def _hue_outside(rng: np.random.Generator, band: tuple[float, float]) -> float:
     return float(u % 360.0)
 
 
-def _hsv(h_deg: float, s: float, v: float) -> tuple:
-    import colorsys
-
-    return tuple(float(x) for x in colorsys.hsv_to_rgb((h_deg % 360) / 360, s, v))
-
-
 def draw_look(rng: np.random.Generator, p: float = 0.5) -> dict:
     """One episode's visual factors for varied training logs: each of the four drawn with probability p (else
     gym-pusht's own), any colour less the held-out bands above: the block and the disc of saturation 0.4-1 and value
     0.4-1, the target marker of saturation 0.2-1 and value 0.5-1, the background of saturation 0.3-1 and value 0.3-1.
     Returns the set factors."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"look_share must lie in [0, 1], got {p}")
     look = {}
     if rng.random() < p:
-        look["block_color"] = _hsv(_hue_outside(rng, HELD_OUT_BLOCK_HUE), rng.uniform(0.4, 1.0), rng.uniform(0.4, 1.0))
+        look["block_color"] = hsv(_hue_outside(rng, HELD_OUT_BLOCK_HUE), rng.uniform(0.4, 1.0), rng.uniform(0.4, 1.0))
     if rng.random() < p:
-        look["agent_color"] = _hsv(_hue_outside(rng, HELD_OUT_AGENT_HUE), rng.uniform(0.4, 1.0), rng.uniform(0.4, 1.0))
+        look["agent_color"] = hsv(_hue_outside(rng, HELD_OUT_AGENT_HUE), rng.uniform(0.4, 1.0), rng.uniform(0.4, 1.0))
     if rng.random() < p:
-        look["background_color"] = _hsv(rng.uniform(0, 360), rng.uniform(MIN_BACKGROUND_SATURATION, 1.0), rng.uniform(0.3, 1.0))
+        look["background_color"] = hsv(rng.uniform(0, 360), rng.uniform(MIN_BACKGROUND_SATURATION, 1.0), rng.uniform(0.3, 1.0))
     if rng.random() < p:
-        look["goal_color"] = _hsv(_hue_outside(rng, HELD_OUT_GOAL_HUE), rng.uniform(0.2, 1.0), rng.uniform(0.5, 1.0))
+        look["goal_color"] = hsv(_hue_outside(rng, HELD_OUT_GOAL_HUE), rng.uniform(0.2, 1.0), rng.uniform(0.5, 1.0))
     return look
 
 
