@@ -51,6 +51,41 @@ def test_a_resume_with_other_settings_is_refused_naming_the_field(small_collecti
         run(replace(cfg, resume="maybe"))
 
 
+@pytest.mark.parametrize("name", ["train", "train-decoder", "train-head", "train-distance"])
+def test_every_feature_trainer_learns_from_several_logs_each_holding_out_its_own_last_episodes(small_collection, features, tmp_path, name):
+    import json
+
+    run, cfg = trainers(small_collection.out, features, tmp_path / name)[name]
+    path = run(replace(cfg, extra_datasets=[small_collection.out], extra_features=[features]))
+    meta = json.loads((path / "config.json").read_text())
+    assert meta["val_episodes"] == [2, 5], "3 episodes a log: each log's last is held out, the second's numbered after the first's"
+    assert meta["extra_datasets"] == [small_collection.out] and meta["extra_features"] == [features]
+    if name == "train":
+        assert meta["train_episodes"] == [0, 1, 3, 4]
+    with pytest.raises(ValueError, match="pair by position"):
+        run(replace(cfg, out=str(tmp_path / "unpaired"), extra_datasets=[small_collection.out]))
+    with pytest.raises(ValueError, match="train_episodes limits a single dataset"):
+        run(replace(cfg, out=str(tmp_path / "limited"), extra_datasets=[small_collection.out], extra_features=[features], train_episodes=1))
+
+
+def test_a_run_made_before_extra_logs_existed_still_resumes(small_collection, features, tmp_path):
+    import json
+
+    run, cfg = trainers(small_collection.out, features, tmp_path / "old")["train-head"]
+    run(cfg)
+    settings = tmp_path / "old" / "train_head_config.json"
+    old = {k: v for k, v in json.loads(settings.read_text()).items() if k not in ("extra_datasets", "extra_features")}
+    settings.write_text(json.dumps(old))
+    run(replace(cfg, steps=3))  # extended, not refused
+    with pytest.raises(ValueError, match="extra_datasets"):
+        run(replace(cfg, steps=4, extra_datasets=[small_collection.out], extra_features=[features]))
+
+
+def test_a_predictor_encoding_on_the_fly_refuses_extra_logs():
+    with pytest.raises(ValueError, match="extra_datasets and extra_features read feature caches"):
+        tr.check_config(tr.TrainConfig(encoder="default", extra_datasets=["data/b"], extra_features=["features_b"]))
+
+
 def test_val_fraction_zero_holds_nothing_out_and_one_episode_needs_it():
     assert split_episodes(5, 0.0, "d") == ([0, 1, 2, 3, 4], [])
     assert split_episodes(5, 0.2, "d") == ([0, 1, 2, 3], [4])

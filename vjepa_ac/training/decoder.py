@@ -13,10 +13,9 @@ import torch
 import torch.nn.functional as F
 
 from vjepa_ac.data.mapping import load_mapping
-from vjepa_ac.data.reader import open_log
 from vjepa_ac.models.decoder import DecoderConfig, PatchDecoder, psnr, save_decoder, ssim, to_float
-from vjepa_ac.training.features import FeatureCache
-from vjepa_ac.training.trainer import CachedTrainConfig, Run, check_loop, fit, setup, split_episodes
+from vjepa_ac.training.features import extra_sources, open_sources, split_sources
+from vjepa_ac.training.trainer import CachedTrainConfig, Run, check_loop, fit, setup
 
 
 @dataclass
@@ -41,24 +40,23 @@ class Frames:
     """Every frame uint8 [H, W, 3] and its embedding [N, D] (float16), flattened over episodes, with the episode split."""
 
     def __init__(self, cfg: DecoderTrainConfig):
-        log = open_log(cfg.dataset)
         mapping = load_mapping(cfg.mapping)
-        mapping.check(log)
-        self.cache = FeatureCache(cfg.features)
-        if len(self.cache) != len(log):
-            raise ValueError(f"{cfg.features} caches {len(self.cache)} episodes, {cfg.dataset} has {len(log)}")
+        sources = open_sources(cfg)
+        self.cache = sources[0].cache
         frames, z, episode = [], [], []
-        for e in range(len(log)):
-            f, ze = mapping.frames(log, e), self.cache[e]
-            if len(f) != len(ze):
-                raise ValueError(f"episode {e}: {len(ze)} cached embeddings but {len(f)} frames in {cfg.dataset}")
-            frames.append(torch.from_numpy(f))
-            z.append(ze.to(torch.float16))
-            episode.append(torch.full((len(f),), e))
+        for src in sources:
+            mapping.check(src.log)
+            for e in range(len(src.log)):
+                f, ze = mapping.frames(src.log, e), src.cache[e]
+                if len(f) != len(ze):
+                    raise ValueError(f"episode {e}: {len(ze)} cached embeddings but {len(f)} frames in {src.dataset}")
+                frames.append(torch.from_numpy(f))
+                z.append(ze.to(torch.float16))
+                episode.append(torch.full((len(f),), src.first + e))
         self.frames, self.z, self.episode = torch.cat(frames), torch.cat(z), torch.cat(episode)  # [M, H, W, 3], [M, N, D], [M]
-        train_eps, self.val_episodes = split_episodes(len(log), cfg.val_fraction, str(cfg.dataset), cfg.train_episodes)
-        self.train_idx = torch.nonzero(self.episode < len(train_eps))[:, 0]
-        self.val_idx = torch.nonzero(self.episode >= len(train_eps))[:, 0]
+        train_eps, self.val_episodes = split_sources(sources, cfg.val_fraction, cfg.train_episodes)
+        self.train_idx = torch.nonzero(torch.isin(self.episode, torch.tensor(train_eps)))[:, 0]
+        self.val_idx = torch.nonzero(torch.isin(self.episode, torch.tensor(self.val_episodes, dtype=torch.long)))[:, 0]
         if self.frames.shape[1] != self.frames.shape[2]:
             raise ValueError(f"{cfg.dataset}: the decoder makes square frames; the camera gives {tuple(self.frames.shape[1:3])}")
 
@@ -116,6 +114,6 @@ def train_decoder(cfg: DecoderTrainConfig) -> Path:
     step = fit(run, model, opt, params, gen, loss_step, validate_now, desc="train-decoder")
     val = validate_now()
     meta = {"encoder": identity, "features": str(cfg.features), "dataset": str(cfg.dataset), "steps": step,
-            "val_episodes": data.val_episodes, **{k: round(v, 4) for k, v in val.items()}}
+            "val_episodes": data.val_episodes, **{k: round(v, 4) for k, v in val.items()}, **extra_sources(cfg)}
     save_decoder(model.cpu(), Path(cfg.out) / "decoder", meta, getattr(torch, cfg.export_dtype))
     return Path(cfg.out) / "decoder"

@@ -23,11 +23,10 @@ import torch
 import torch.nn.functional as F
 
 from vjepa_ac.data.mapping import load_mapping
-from vjepa_ac.data.reader import open_log
 from vjepa_ac.models.distance import DistanceConfig, DistanceHead, bin_of, save_distance
-from vjepa_ac.training.features import FeatureCache
+from vjepa_ac.training.features import extra_sources, open_sources, split_sources
 from vjepa_ac.training.head import imagine_frames
-from vjepa_ac.training.trainer import ReaderArch, ReaderTrainConfig, Run, check_loop, fit, setup, split_episodes
+from vjepa_ac.training.trainer import ReaderArch, ReaderTrainConfig, Run, check_loop, fit, setup
 
 
 DistanceArch = ReaderArch
@@ -56,26 +55,26 @@ class Frames:
     predictor, the one-step imagined tokens of every frame that has one before it."""
 
     def __init__(self, cfg: DistanceTrainConfig, device: torch.device):
-        self.cache = FeatureCache(cfg.features)
-        log = open_log(cfg.dataset) if cfg.predictor else None
-        if log is not None and len(self.cache) != len(log):
-            raise ValueError(f"{cfg.features} caches {len(self.cache)} episodes, {cfg.dataset} has {len(log)}")
-        self.train_eps, self.val_eps = split_episodes(len(self.cache), cfg.val_fraction, str(cfg.features), cfg.train_episodes)
+        sources = open_sources(cfg, logs=bool(cfg.predictor))  # the logs' states and actions only feed the predictor
+        self.cache = sources[0].cache
+        self.train_eps, self.val_eps = split_sources(sources, cfg.val_fraction, cfg.train_episodes)
         predictor = mapping = None
         if cfg.predictor:
             from vjepa_ac.models.predictor import load_predictor
 
             predictor = load_predictor(cfg.predictor).to(device).eval()
             mapping = load_mapping(cfg.mapping)
-            mapping.check(log)
+            for src in sources:
+                mapping.check(src.log)
         z, imagined, self.lengths = [], [], []
-        for e in range(len(self.cache)):
-            ze = self.cache[e]
-            ze = F.layer_norm(ze, (ze.shape[-1],))
-            z.append(ze.to(torch.float16))
-            self.lengths.append(len(ze))
-            if predictor is not None:
-                imagined.append(imagine_frames(predictor, ze, mapping.read(log, e), device))
+        for src in sources:
+            for e in range(len(src.cache)):
+                ze = src.cache[e]
+                ze = F.layer_norm(ze, (ze.shape[-1],))
+                z.append(ze.to(torch.float16))
+                self.lengths.append(len(ze))
+                if predictor is not None:
+                    imagined.append(imagine_frames(predictor, ze, mapping.read(src.log, e), device))
         self.z = torch.cat(z)
         self.start = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
         self.imagined = torch.cat(imagined) if imagined else None
@@ -175,7 +174,8 @@ def train_distance(cfg: DistanceTrainConfig) -> Path:
 
     step = fit(run, model, opt, params, gen, loss_fn, validate_all, desc="train-distance")
     meta = {"encoder": identity, "features": str(cfg.features), "dataset": str(cfg.dataset), "steps": step,
-            "val_episodes": data.val_eps, "predictor": cfg.predictor, "labels": "none (the order of frames in time)"}
+            "val_episodes": data.val_eps, "predictor": cfg.predictor, "labels": "none (the order of frames in time)",
+            **extra_sources(cfg)}
     if val_pairs is not None:
         v, steps_pred, d = validate(model, data, val_pairs, data.z, "val_", dist.device)
         model.cfg.reached, cal = calibrate(steps_pred, d)

@@ -22,6 +22,7 @@ from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
 from vjepa_ac.models.encoder import FrozenEncoder, load_encoder, view_mismatch
 from vjepa_ac.io import atomic_path, write_json
+from vjepa_ac.training.trainer import split_episodes
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -123,3 +124,56 @@ class FeatureCache:
             if f.metadata().get("identity") != self.meta["identity"]:
                 raise ValueError(f"{shard} belongs to encoder {f.metadata().get('identity')}, not {self.meta['identity']}")
             return f.get_tensor(f"episode_{episode}").float()
+
+
+@dataclass
+class Source:
+    """One trajectory log and its feature cache in a run that reads several; `first` is the index its first episode
+    takes among all the run's episodes (the sources' episodes one after the other)."""
+
+    dataset: str
+    features: str
+    cache: FeatureCache
+    log: object | None  # the opened log (None when the trainer reads features only)
+    first: int
+
+
+def open_sources(cfg, logs: bool = True) -> list[Source]:
+    """`cfg.dataset` with `cfg.features`, then each of `cfg.extra_datasets` with the `cfg.extra_features` at its
+    position; refused when they do not pair, when a cache came from another encoder than the first, or when a cache
+    holds another number of episodes than its log. `logs=False` opens the caches only."""
+    extra_datasets, extra_features = list(getattr(cfg, "extra_datasets", [])), list(getattr(cfg, "extra_features", []))
+    if len(extra_datasets) != len(extra_features):
+        raise ValueError(f"extra_datasets ({len(extra_datasets)}) and extra_features ({len(extra_features)}) pair "
+                         "by position: give one feature cache per extra dataset")
+    if extra_datasets and cfg.train_episodes is not None:
+        raise ValueError("train_episodes limits a single dataset; leave it unset with extra_datasets")
+    sources: list[Source] = []
+    for dataset, features in [(cfg.dataset, cfg.features), *zip(extra_datasets, extra_features)]:
+        cache = FeatureCache(features)
+        if sources and cache.meta.get("identity") != sources[0].cache.meta.get("identity"):
+            raise ValueError(f"{features} holds features of encoder {cache.meta.get('identity')}, {sources[0].features} of "
+                             f"{sources[0].cache.meta.get('identity')}: every cache must come from one encoder")
+        log = open_log(dataset) if logs else None
+        if log is not None and len(cache) != len(log):
+            raise ValueError(f"{features} caches {len(cache)} episodes, {dataset} has {len(log)}")
+        sources.append(Source(str(dataset), str(features), cache, log, sum(len(s.cache) for s in sources)))
+    return sources
+
+
+def split_sources(sources: list[Source], val_fraction: float, train_episodes: int | None = None) -> tuple[list[int], list[int]]:
+    """(train, held-out) indices among all the sources' episodes: each source holds out its own last `val_fraction`
+    (`split_episodes`), so one source alone splits exactly as it would without the others."""
+    train, held = [], []
+    for s in sources:
+        t, h = split_episodes(len(s.cache), val_fraction, s.dataset, train_episodes)
+        train += [s.first + e for e in t]
+        held += [s.first + e for e in h]
+    return train, held
+
+
+def extra_sources(cfg) -> dict:
+    """The extra logs and caches a model was trained on, for its saved meta (nothing when there were none)."""
+    if not cfg.extra_datasets:
+        return {}
+    return {"extra_datasets": list(cfg.extra_datasets), "extra_features": list(cfg.extra_features)}

@@ -19,10 +19,9 @@ import torch
 import torch.nn.functional as F
 
 from vjepa_ac.data.mapping import load_mapping
-from vjepa_ac.data.reader import open_log
-from vjepa_ac.training.features import FeatureCache
+from vjepa_ac.training.features import extra_sources, open_sources, split_sources
 from vjepa_ac.models.goal_head import GoalHead, HeadConfig, save_head
-from vjepa_ac.training.trainer import ReaderArch, ReaderTrainConfig, Run, check_loop, fit, setup, split_episodes
+from vjepa_ac.training.trainer import ReaderArch, ReaderTrainConfig, Run, check_loop, fit, setup
 
 
 HeadArch = ReaderArch
@@ -56,43 +55,44 @@ class Readouts:
     the imagined tokens of every frame that has one before it."""
 
     def __init__(self, cfg: HeadTrainConfig, device: torch.device):
-        log = open_log(cfg.dataset)
         self.mapping = mapping = load_mapping(cfg.mapping)
-        mapping.check(log)
-        self.cache = FeatureCache(cfg.features)
-        if len(self.cache) != len(log):
-            raise ValueError(f"{cfg.features} caches {len(self.cache)} episodes, {cfg.dataset} has {len(log)}")
-        self.train_eps, self.val_eps = split_episodes(len(log), cfg.val_fraction, str(cfg.dataset), cfg.train_episodes)
+        sources = open_sources(cfg)
+        for src in sources:
+            mapping.check(src.log)
+        self.cache = sources[0].cache
+        self.train_eps, self.val_eps = split_sources(sources, cfg.val_fraction, cfg.train_episodes)
         z, y, ep, imagined = [], [], [], []
         predictor = None
         if cfg.predictor:
             from vjepa_ac.models.predictor import load_predictor
 
             predictor = load_predictor(cfg.predictor).to(device).eval()
-        for e in range(len(log)):
-            ze = self.cache[e].float()
-            ze = F.layer_norm(ze, (ze.shape[-1],))
-            ye = mapping.read_readout(log, e)
-            if len(ye) != len(ze):
-                raise ValueError(f"episode {e}: {len(ze)} cached frames but {len(ye)} rows in {cfg.dataset}")
-            if not np.isfinite(ye).all():
-                raise ValueError(f"episode {e} of {cfg.dataset}: the readout columns hold NaN or inf")
-            z.append(ze.to(torch.float16))
-            y.append(torch.from_numpy(ye))
-            ep.append(torch.full((len(ye),), e))
-            if predictor is not None:
-                imagined.append(imagine_frames(predictor, ze, mapping.read(log, e), device))
+        for src in sources:
+            for e in range(len(src.log)):
+                ze = src.cache[e].float()
+                ze = F.layer_norm(ze, (ze.shape[-1],))
+                ye = mapping.read_readout(src.log, e)
+                if len(ye) != len(ze):
+                    raise ValueError(f"episode {e}: {len(ze)} cached frames but {len(ye)} rows in {src.dataset}")
+                if not np.isfinite(ye).all():
+                    raise ValueError(f"episode {e} of {src.dataset}: the readout columns hold NaN or inf")
+                z.append(ze.to(torch.float16))
+                y.append(torch.from_numpy(ye))
+                ep.append(torch.full((len(ye),), src.first + e))
+                if predictor is not None:
+                    imagined.append(imagine_frames(predictor, ze, mapping.read(src.log, e), device))
         self.z, self.y, self.episode = torch.cat(z), torch.cat(y), torch.cat(ep)
         self.imagined = torch.cat(imagined) if imagined else None  # [M, N, D]; NaN at each episode's first frame
         names, weights = mapping.readout_spec(self.y.shape[1])
         self.names, self.weights = names, weights
         train = torch.isin(self.episode, torch.tensor(self.train_eps))
+        held = torch.isin(self.episode, torch.tensor(self.val_eps, dtype=torch.long))  # not the episodes train_episodes leaves out
         self.train_idx = torch.nonzero(train)[:, 0]
-        self.val_idx = torch.nonzero(~train)[:, 0]
+        self.val_idx = torch.nonzero(held)[:, 0]
         if self.imagined is not None:
             ok = torch.isfinite(self.imagined[:, 0, 0])
             self.imagined_train_idx = torch.nonzero(train & ok)[:, 0]
-            self.imagined_val_idx = torch.nonzero(~train & ok)[:, 0]
+            self.imagined_val_idx = torch.nonzero(held & ok)[:, 0]
         labels = self.y[self.train_idx]
         self.mean, self.std = labels.mean(0), labels.std(0).clamp_min(1e-6)
 
@@ -156,5 +156,6 @@ def train_head(cfg: HeadTrainConfig) -> Path:
     val = validate_all()
     labels = [c for c in (data.mapping.readout or ()) if c not in data.mapping.state]  # columns beyond the robot's own state
     meta = {"encoder": identity, "features": str(cfg.features), "dataset": str(cfg.dataset), "steps": step, "labels": labels,
-            "val_episodes": data.val_eps, "predictor": cfg.predictor, **{k: round(v, 5) for k, v in val.items()}}
+            "val_episodes": data.val_eps, "predictor": cfg.predictor, **{k: round(v, 5) for k, v in val.items()},
+            **extra_sources(cfg)}
     return save_head(model.cpu(), Path(cfg.out) / "head", meta, getattr(torch, cfg.export_dtype))

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from vjepa_ac.data.mapping import load_mapping
 from vjepa_ac.data.reader import open_log
 from vjepa_ac.models.encoder import view_mismatch
-from vjepa_ac.training.features import FeatureCache
+from vjepa_ac.training.features import extra_sources, open_sources, split_sources
 from vjepa_ac.models.predictor import ACPredictor, PredictorConfig, load_predictor, save_predictor  # noqa: F401  (re-exported)
 from vjepa_ac.training.trainer import Distributed, LoopConfig, WindowSampler, check_loop, fit, split_episodes, Run
 
@@ -48,6 +48,10 @@ class TrainConfig(LoopConfig):
     activation_checkpointing: bool = False  # recompute block activations in backward: the official-size predictor in less memory
     bf16: bool = False  # autocast on CUDA
     fsdp: bool = False  # under torchrun: shard parameters, gradients and optimiser state (FSDP2) instead of DDP
+    # more logs beside `dataset` with their feature caches (features= only), paired by position, one encoder; each
+    # holds out its own last val_fraction for validation
+    extra_datasets: list[str] = field(default_factory=list)
+    extra_features: list[str] = field(default_factory=list)
     # share of the L1 spread over the tokens by how much each changed from the frame before (0: the plain mean, as
     # in V-JEPA 2-AC; 1: only the tokens that change count); validation reports the plain mean either way
     change_weight: float = 0.0
@@ -57,23 +61,22 @@ class Episodes:
     """Features z [T, N, D] (layer-normed), state [T, S] and action [T, A] of every episode, in memory."""
 
     def __init__(self, cfg: TrainConfig):
-        log = open_log(cfg.dataset)
         mapping = load_mapping(cfg.mapping)
-        self.cache = cache = FeatureCache(cfg.features)
-        warning = view_mismatch(cfg.dataset, cache.meta.get("encoder", ""))
-        if warning:
-            print(warning, file=sys.stderr)
-        if len(cache) != len(log):
-            raise ValueError(f"{cfg.features} caches {len(cache)} episodes, {cfg.dataset} has {len(log)}")
+        self.sources = open_sources(cfg)
+        self.cache = self.sources[0].cache
         self.z, self.state, self.action = [], [], []
-        for e in range(len(log)):
-            s, a = mapping.read(log, e)
-            z = cache[e]
-            if len(z) != len(s):
-                raise ValueError(f"episode {e}: {len(z)} cached frames but {len(s)} rows in {cfg.dataset}")
-            self.z.append(F.layer_norm(z, (z.shape[-1],)).to(torch.float16))
-            self.state.append(torch.from_numpy(s))
-            self.action.append(torch.from_numpy(a))
+        for src in self.sources:
+            warning = view_mismatch(src.dataset, src.cache.meta.get("encoder", ""))
+            if warning:
+                print(warning, file=sys.stderr)
+            for e in range(len(src.log)):
+                s, a = mapping.read(src.log, e)
+                z = src.cache[e]
+                if len(z) != len(s):
+                    raise ValueError(f"episode {e}: {len(z)} cached frames but {len(s)} rows in {src.dataset}")
+                self.z.append(F.layer_norm(z, (z.shape[-1],)).to(torch.float16))
+                self.state.append(torch.from_numpy(s))
+                self.action.append(torch.from_numpy(a))
         self.dim, self.tokens = self.z[0].shape[-1], self.z[0].shape[-2]
         self.windows = WindowSampler([len(s) for s in self.state], (cfg.frames - 1) * cfg.stride + 1, str(cfg.dataset))
 
@@ -223,6 +226,8 @@ def check_config(cfg: TrainConfig) -> None:
     if bool(cfg.encoder) == bool(cfg.features):
         raise ValueError("give exactly one of features=CACHE_DIR (a `vjepa-ac encode` cache) or encoder=SOURCE (encode on the fly); "
                          f"got features={cfg.features!r}, encoder={cfg.encoder!r}")
+    if cfg.encoder and (cfg.extra_datasets or cfg.extra_features):
+        raise ValueError("extra_datasets and extra_features read feature caches: give features=CACHE_DIR, not encoder=, to train on several logs")
     check_loop(cfg, {"encode_batch": cfg.encode_batch >= 1, "frames": cfg.frames >= 2, "stride": cfg.stride >= 1,
                      "auto_steps": cfg.auto_steps >= 1, "freeze_layers": cfg.freeze_layers >= 0,
                      "change_weight": 0 <= cfg.change_weight <= 1},
@@ -265,7 +270,10 @@ def train(cfg: TrainConfig) -> Path:
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank)  # each rank draws its own batches
     data = StreamedEpisodes(cfg, device) if cfg.encoder else Episodes(cfg)
-    train_eps, val_eps = split_episodes(len(data.state), cfg.val_fraction, str(cfg.dataset), cfg.train_episodes)
+    if cfg.encoder:
+        train_eps, val_eps = split_episodes(len(data.state), cfg.val_fraction, str(cfg.dataset), cfg.train_episodes)
+    else:
+        train_eps, val_eps = split_sources(data.sources, cfg.val_fraction, cfg.train_episodes)
     model = build_model(cfg, data, device)
     if dist.sharded:
         shard(model)
@@ -293,7 +301,8 @@ def train(cfg: TrainConfig) -> Path:
     final_state = dist.full_state(model, opt)[0] if dist.sharded else None
     if dist.main:
         meta = {"features": str(cfg.features) if cfg.features else None, "encoder": data.identity(), "steps": step, "val_episodes": val_eps,
-                "train_episodes": train_eps, "change_weight": cfg.change_weight}
+                "train_episodes": train_eps, "change_weight": cfg.change_weight,
+                **extra_sources(cfg)}
         if dist.sharded:
             plain = ACPredictor(model.cfg)
             plain.load_state_dict(final_state)

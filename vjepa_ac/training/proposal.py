@@ -23,11 +23,10 @@ import torch
 import torch.nn.functional as F
 
 from vjepa_ac.data.mapping import load_mapping
-from vjepa_ac.data.reader import open_log
-from vjepa_ac.training.features import FeatureCache
+from vjepa_ac.training.features import extra_sources, open_sources, split_sources
 from vjepa_ac.training.grasp_track import object_track
 from vjepa_ac.models.proposals import KINDS, PAIRS, ProposalConfig, build, save_proposal
-from vjepa_ac.training.trainer import ReaderArch, ReaderTrainConfig, Run, check_loop, fit, setup, split_episodes
+from vjepa_ac.training.trainer import ReaderArch, ReaderTrainConfig, Run, check_loop, fit, setup
 
 
 ProposalArch = ReaderArch
@@ -50,10 +49,6 @@ class ProposalTrainConfig(ReaderTrainConfig):
     hold: list[float] = field(default_factory=lambda: [0.3, 0.7])  # the hand closure range of a hand holding an object (the state's last dim)
     dropout: float = 0.0  # the share of the reduced tokens' features dropped in training (a regularizer)
     pair: str = "both"  # how current and goal tokens are read: both, centered (less each frame's mean token), change (goal less current)
-    # more logs beside `dataset` (e.g. the same robot under other visuals), with their feature caches, paired by
-    # position and made by the same encoder; each holds out its own last val_fraction for validation
-    extra_datasets: list[str] = field(default_factory=list)
-    extra_features: list[str] = field(default_factory=list)
 
 
 def hindsight(lengths: list[int], episodes: list[int], gen: torch.Generator, max_gap: int, after: int = 1) -> tuple[int, int, int]:
@@ -71,28 +66,15 @@ class Relabelled:
 
     def __init__(self, cfg: ProposalTrainConfig):
         mapping = load_mapping(cfg.mapping)
-        if len(cfg.extra_datasets) != len(cfg.extra_features):
-            raise ValueError(f"extra_datasets ({len(cfg.extra_datasets)}) and extra_features ({len(cfg.extra_features)}) pair "
-                             "by position: give one feature cache per extra dataset")
-        if cfg.extra_datasets and cfg.train_episodes is not None:
-            raise ValueError("train_episodes limits a single dataset; leave it unset with extra_datasets")
+        sources = open_sources(cfg)
+        self.cache = sources[0].cache
         self.z, self.state, self.action, self.obj, self.obj_ok = [], [], [], [], []
-        self.train_eps, self.val_eps = [], []
-        for dataset, features in [(cfg.dataset, cfg.features), *zip(cfg.extra_datasets, cfg.extra_features)]:
-            log, cache = open_log(dataset), FeatureCache(features)
-            if len(cache) != len(log):
-                raise ValueError(f"{features} caches {len(cache)} episodes, {dataset} has {len(log)}")
-            if not self.z:
-                self.cache = cache
-            elif cache.meta.get("identity") != self.cache.meta.get("identity"):
-                raise ValueError(f"{features} holds features of encoder {cache.meta.get('identity')}, {cfg.features} of "
-                                 f"{self.cache.meta.get('identity')}: every cache must come from one encoder")
-            first = len(self.z)
-            for e in range(len(log)):
-                s, a = mapping.read(log, e)
-                z = cache[e].float()
+        for src in sources:
+            for e in range(len(src.log)):
+                s, a = mapping.read(src.log, e)
+                z = src.cache[e].float()
                 if len(z) != len(s):
-                    raise ValueError(f"{dataset}: episode {e}: {len(z)} cached frames but {len(s)} rows")
+                    raise ValueError(f"{src.dataset}: episode {e}: {len(z)} cached frames but {len(s)} rows")
                 self.z.append(F.layer_norm(z, (z.shape[-1],)).to(torch.float16))
                 self.state.append(torch.from_numpy(s))
                 self.action.append(torch.from_numpy(a))
@@ -101,10 +83,8 @@ class Relabelled:
                     self.obj.append(torch.from_numpy(pos))
                     self.obj_ok.append(torch.from_numpy(ok))
                 if len(s) < (need := max(2, cfg.horizon + 1 if cfg.kind == "policy" else 2)):
-                    raise ValueError(f"{dataset}: episode {e} has {len(s)} frames, fewer than the {need} a relabelled example needs")
-            train, val = split_episodes(len(log), cfg.val_fraction, str(dataset), cfg.train_episodes)
-            self.train_eps += [first + e for e in train]
-            self.val_eps += [first + e for e in val]
+                    raise ValueError(f"{src.dataset}: episode {e} has {len(s)} frames, fewer than the {need} a relabelled example needs")
+        self.train_eps, self.val_eps = split_sources(sources, cfg.val_fraction, cfg.train_episodes)
         self.lengths = [len(s) for s in self.state]
         actions = torch.cat([self.action[e] for e in self.train_eps])
         if cfg.object_weight > 0:
@@ -236,6 +216,6 @@ def train_proposal(cfg: ProposalTrainConfig) -> Path:
                desc=f"train-proposal {cfg.kind}")
     val = validate()
     meta = {"encoder": identity, "features": str(cfg.features), "dataset": str(cfg.dataset), "steps": step, "head": cfg.head,
-            **({"extra_datasets": list(cfg.extra_datasets), "extra_features": list(cfg.extra_features)} if cfg.extra_datasets else {}),
+            **extra_sources(cfg),
             "val_episodes": data.val_eps, **{k: round(v, 5) for k, v in val.items()}}
     return save_proposal(model.cpu(), Path(cfg.out) / "proposal", meta, getattr(torch, cfg.export_dtype))

@@ -25,6 +25,8 @@ RESUME_MODES = ("auto", "force", "no")
 # Settings that never change what a run computes: they may differ when a run is resumed. `steps` may grow too (a run
 # is extended by resuming it with more steps; its schedule then stretches from that point on).
 NOT_SETTINGS = ("out", "steps", "resume", "progress", "device", "val_every", "checkpoint_every", "encode_batch", "export_dtype")
+# Settings added after runs were made without them: left empty, they compare as absent, so those runs still resume.
+EMPTY_AS_ABSENT = ("extra_datasets", "extra_features")
 
 
 @dataclass
@@ -65,6 +67,10 @@ class CachedTrainConfig(LoopConfig):
     mapping: str = "panda_sim"
     features: str = "features"  # the folder `vjepa-ac encode` wrote for one encoder (holds meta.json)
     export_dtype: str = "float32"  # of the exported weights (float16 halves the file; it loads as float32)
+    # more logs beside `dataset` (e.g. the same robot under other visuals), with their feature caches, paired by
+    # position and made by the same encoder; each holds out its own last val_fraction for validation
+    extra_datasets: list[str] = field(default_factory=list)
+    extra_features: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -313,7 +319,7 @@ class Run:
 
 
 def _results_settings(d: dict) -> dict:
-    return {k: v for k, v in d.items() if k not in NOT_SETTINGS}
+    return {k: v for k, v in d.items() if k not in NOT_SETTINGS and not (k in EMPTY_AS_ABSENT and not v)}
 
 
 def _get(d: dict, dotted: str):
