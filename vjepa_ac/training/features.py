@@ -5,6 +5,9 @@ With `look_seed`, every episode is encoded as seen under a look drawn for it (da
 Layout: `out/<encoder identity>/meta.json` and `shard-XXXXX.safetensors` (one tensor `episode_<i>` [T, N, D] per
 episode). Features of another encoder live in another folder, so a changed encoder never reads stale features;
 shards are written atomically and existing ones are kept, so an interrupted run resumes.
+
+A trainer reads one log and its cache, or several (`extra_datasets`, `extra_features`): `open_sources` opens and
+checks them, `split_sources` holds out each one's own last episodes.
 """
 
 from __future__ import annotations
