@@ -68,6 +68,16 @@ def test_every_feature_trainer_learns_from_several_logs_each_holding_out_its_own
         run(replace(cfg, out=str(tmp_path / "limited"), extra_datasets=[small_collection.out], extra_features=[features], train_episodes=1))
 
 
+def test_the_head_and_decoder_trained_on_fewer_episodes_score_only_the_held_out_ones(small_collection, features, tmp_path):
+    _, cfg = trainers(small_collection.out, features, tmp_path / "head")["train-head"]
+    heads = th.Readouts(replace(cfg, train_episodes=1), torch.device("cpu"))
+    _, cfg = trainers(small_collection.out, features, tmp_path / "decoder")["train-decoder"]
+    frames = td.Frames(replace(cfg, train_episodes=1))
+    for data in (heads, frames):
+        assert set(data.episode[data.train_idx].tolist()) == {0}
+        assert set(data.episode[data.val_idx].tolist()) == {2}, "episode 1, left unused, is not scored as held out"
+
+
 def test_a_run_made_before_extra_logs_existed_still_resumes(small_collection, features, tmp_path):
     import json
 

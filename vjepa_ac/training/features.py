@@ -145,13 +145,14 @@ def open_sources(cfg, logs: bool = True) -> list[Source]:
     """`cfg.dataset` with `cfg.features`, then each of `cfg.extra_datasets` with the `cfg.extra_features` at its
     position; refused when they do not pair, when a cache came from another encoder than the first, or when a cache
     holds another number of episodes than its log. `logs=False` opens the caches only."""
-    extra_datasets, extra_features = list(getattr(cfg, "extra_datasets", [])), list(getattr(cfg, "extra_features", []))
+    extra_datasets, extra_features = list(cfg.extra_datasets), list(cfg.extra_features)
     if len(extra_datasets) != len(extra_features):
         raise ValueError(f"extra_datasets ({len(extra_datasets)}) and extra_features ({len(extra_features)}) pair "
                          "by position: give one feature cache per extra dataset")
     if extra_datasets and cfg.train_episodes is not None:
         raise ValueError("train_episodes limits a single dataset; leave it unset with extra_datasets")
     sources: list[Source] = []
+    first = 0
     for dataset, features in [(cfg.dataset, cfg.features), *zip(extra_datasets, extra_features)]:
         cache = FeatureCache(features)
         if sources and cache.meta.get("identity") != sources[0].cache.meta.get("identity"):
@@ -160,7 +161,8 @@ def open_sources(cfg, logs: bool = True) -> list[Source]:
         log = open_log(dataset) if logs else None
         if log is not None and len(cache) != len(log):
             raise ValueError(f"{features} caches {len(cache)} episodes, {dataset} has {len(log)}")
-        sources.append(Source(str(dataset), str(features), cache, log, sum(len(s.cache) for s in sources)))
+        sources.append(Source(str(dataset), str(features), cache, log, first))
+        first += len(cache)
     return sources
 
 
