@@ -48,6 +48,9 @@ from envs.protocol_steps import ProtocolSteps
 ARENA = 512.0  # Push-T's window, in its pixels; our state and actions are in arena units (512 px = 1)
 ACTION_SCALE = 100.0  # stable-worldmodel's PushT: a relative action of 1 moves the disc's target by 100 px
 SUCCESS_POS, SUCCESS_ANGLE = 20.0, np.pi / 9  # stable-worldmodel's `eval_state` thresholds (px, radians)
+# The block's angle in the rungs' object pose (`cube_pos`): arena units per radian, so that the success check's 20
+# degrees weigh what its 20 px do
+ANGLE_UNIT = (SUCCESS_POS / ARENA) / SUCCESS_ANGLE
 PLAY_BOX = 100.0  # WeakPolicy's `dist_constraint`: the target stays within this many px of the block
 
 
@@ -185,8 +188,10 @@ class PushTEnv(ProtocolSteps, gym.Env):
         return np.array([a.x / ARENA, a.y / ARENA, 0, 0, 0, 0, 0], np.float32)
 
     def cube_pos(self) -> np.ndarray:
-        b = self._env.block.position
-        return np.array([b.x / ARENA, b.y / ARENA, 0.0])
+        """The block's pose as the simulator rungs score it [3]: its position in arena units, and its angle (unwrapped,
+        as the physics turns it) times ANGLE_UNIT, so that a distance weighs 20 degrees as the success check does 20 px."""
+        b = self._env.block
+        return np.array([b.position.x / ARENA, b.position.y / ARENA, b.angle * ANGLE_UNIT])
 
     def environment_state(self) -> np.ndarray:
         """The block's position (arena units) and angle [3] (for recorded logs' `observation.environment_state`: probes only)."""

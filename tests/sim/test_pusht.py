@@ -198,3 +198,24 @@ def test_play_logs_record_in_the_lerobot_layout_with_the_pusht_mapping(tmp_path)
     assert state.shape == (6, 7) and action.shape == (6, 7)
     assert np.all(state[:, 2:] == 0) and np.all(action[:, 2:] == 0) and np.abs(action[:, :2]).max() <= 100 / 512 + 1e-6
     assert np.abs(np.diff(state[:, :2], axis=0)).max() > 0.01  # the disc moves
+
+
+@needs_pusht
+def test_the_blocks_pose_for_the_simulator_rungs_weighs_its_angle_as_the_success_check_does(env):
+    """`object_pos` (what `sim+state` scores) is the block's position and its angle in ANGLE_UNIT: turning the block by
+    the check's 20 degrees moves it as far as shifting it by the check's 20 px, and nothing else moves."""
+    from envs.pusht_env import ARENA, SUCCESS_ANGLE, SUCCESS_POS
+
+    u = env.unwrapped
+    env.reset(seed=3)
+    snap = u.snapshot()
+    before = u.cube_pos().copy()
+    agent, (bx, by), vel, angle, ang_vel = snap[0], snap[2], snap[1], snap[3], snap[5]
+    u.restore((agent, vel, (bx, by), angle + SUCCESS_ANGLE, snap[4], ang_vel))
+    turned = u.cube_pos().copy()
+    u.restore((agent, vel, (bx + SUCCESS_POS, by), angle, snap[4], ang_vel))
+    shifted = u.cube_pos().copy()
+    np.testing.assert_allclose(turned[:2], before[:2], atol=1e-9)
+    assert abs(turned[2] - before[2]) == pytest.approx(SUCCESS_POS / ARENA) == pytest.approx(abs(shifted[0] - before[0]))
+    obs, _ = env.reset(seed=3)
+    np.testing.assert_allclose(obs["privileged"]["object_pos"], before)
