@@ -23,7 +23,10 @@ def energy_words(model) -> tuple[str, str]:
         parts.append("temporal distance" + (f" (q{round(100 * c.distance_quantile)})" if c.distance_statistic == "quantile" else ""))
     if energy.head is not None and c.head_weight > 0:
         parts.append("readout" + {True: " (pose from integrated state)", "state": " (pose = predicted state)"}.get(c.anchor, ""))
-    words = " + ".join(parts) or f"tokens ({c.metric.upper()})"
+    tokens = f"tokens ({c.metric.upper()}" + (f", grids /{'/'.join(map(str, c.token_pools))}" if c.token_pools != (1,) else "") + ")"
+    if parts and c.token_weight > 0:
+        parts.append(tokens)
+    words = " + ".join(parts) or tokens
     if c.state_weight > 0:
         words += " + goal state (privileged)"
     labels = getattr(energy.head, "meta", {}).get("labels") if energy.head is not None and c.head_weight > 0 else None

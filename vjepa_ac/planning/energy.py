@@ -9,7 +9,8 @@ and the true-dynamics `sim+image` rung), so the two cannot drift apart. Its term
 - **readout** (`head`): the weighted L1 between what a goal head reads off the outcome and off the goal image. The
   shipped head reads the robot's own state (hand pose and closure: what any robot log holds); a head trained with
   object labels (`labelled`) is a ladder rung, not a default.
-- **tokens**: V-JEPA 2-AC's mean L1 (or L2) between the outcome's and the goal's tokens, when neither head is used.
+- **tokens**: V-JEPA 2-AC's mean L1 (or L2) between the outcome's and the goal's tokens: alone when neither head is
+  used, beside them with `token_weight` > 0.
 - `state_weight`: the end-effector distance to the goal's true state (privileged; a diagnostic).
 """
 
@@ -48,6 +49,12 @@ class EnergyConfig:
     distance_weight: float = 1.0  # the distance term's weight (its unit: control steps)
     distance_statistic: str = "mean"  # mean: the expected steps; quantile: a quantile of the predicted distribution
     distance_quantile: float = 0.25
+    # the tokens term's weight beside a head or the distance (0: off; without either head the tokens term is the energy)
+    token_weight: float = 0.0
+    # the tokens term averaged over these poolings of the token grid (1: the tokens themselves; 2: each 2 x 2 block of
+    # tokens averaged first; ...): a coarse grid still differs by less when an object is nearer its goal place, where
+    # the fine grid's difference stops growing once it is a patch away. [1] is V-JEPA 2-AC's term.
+    token_pools: tuple[int, ...] = (1,)
 
     def __post_init__(self):
         self.anchor = anchor_mode(self.anchor)
@@ -57,9 +64,13 @@ class EnergyConfig:
 
         if self.distance_statistic not in STATISTICS:
             raise ValueError(f"energy.distance_statistic must be one of {STATISTICS}, got {self.distance_statistic!r}")
-        if not (self.head_weight >= 0 and self.distance_weight >= 0 and self.state_weight >= 0 and 0 < self.distance_quantile < 1):
-            raise ValueError(f"energy.head_weight, distance_weight, state_weight must be >= 0 and 0 < distance_quantile < 1; "
-                             f"got {self.head_weight}, {self.distance_weight}, {self.state_weight}, {self.distance_quantile}")
+        weights = (self.head_weight, self.distance_weight, self.state_weight, self.token_weight)
+        self.token_pools = tuple(int(k) for k in self.token_pools)
+        if not self.token_pools or min(self.token_pools) < 1:
+            raise ValueError(f"energy.token_pools must be one or more pooling factors >= 1, got {list(self.token_pools)}")
+        if not (min(weights) >= 0 and 0 < self.distance_quantile < 1):
+            raise ValueError(f"energy.head_weight, distance_weight, state_weight, token_weight must be >= 0 and 0 < "
+                             f"distance_quantile < 1; got {weights[:3]}, {self.token_weight}, {self.distance_quantile}")
 
 
 def anchor_mode(value) -> bool | str:
@@ -79,17 +90,36 @@ def _distance(diff: torch.Tensor, metric: str) -> torch.Tensor:
     raise ValueError(f"energy.metric must be one of {METRICS}, got {metric!r}")
 
 
+def pool_tokens(z: torch.Tensor, k: int) -> torch.Tensor:
+    """Tokens z [..., N, D] of a square grid (N = g * g) averaged over k x k blocks -> [..., N / k^2, D]."""
+    if k == 1:
+        return z
+    n, d = z.shape[-2:]
+    g = round(n**0.5)
+    if g * g != n or g % k:
+        raise ValueError(f"energy.token_pools: {k} x {k} pooling needs a square token grid whose side it divides; got {n} tokens")
+    lead = z.shape[:-2]
+    x = z.reshape(-1, g, g, d).permute(0, 3, 1, 2)  # [B, D, g, g]
+    x = torch.nn.functional.avg_pool2d(x, k)  # [B, D, g/k, g/k]
+    return x.permute(0, 2, 3, 1).reshape(*lead, -1, d)
+
+
+def _token_distance(z: torch.Tensor, z_goal: torch.Tensor, cfg: EnergyConfig) -> torch.Tensor:
+    """The tokens term of z [..., N, D] against z_goal [N, D], averaged over cfg.token_pools."""
+    return sum(_distance(pool_tokens(z, k) - pool_tokens(z_goal, k), cfg.metric) for k in cfg.token_pools) / len(cfg.token_pools)
+
+
 def latent_energy(z_pred: torch.Tensor, z_goal: torch.Tensor, cfg: EnergyConfig) -> torch.Tensor:
     """Token energy [S] of predicted embeddings z_pred [S, H, N, D] against one goal embedding z_goal [N, D]."""
     if z_pred.ndim != 4 or z_goal.shape != z_pred.shape[2:]:
         raise ValueError(f"z_pred must be [S, H, N, D] and z_goal [N, D]; got {tuple(z_pred.shape)}, {tuple(z_goal.shape)}")
     scored = z_pred if cfg.per_step else z_pred[:, -1:]  # [S, H', N, D]
-    return _distance(scored - z_goal[None, None], cfg.metric).mean(1)
+    return _token_distance(scored, z_goal, cfg).mean(1)
 
 
 def frame_energy(z: torch.Tensor, z_goal: torch.Tensor, cfg: EnergyConfig) -> float:
     """Token energy of one observed embedding z [N, D] against the goal z_goal [N, D] (no prediction involved)."""
-    return float(_distance(z - z_goal, cfg.metric))
+    return float(_token_distance(z, z_goal, cfg))
 
 
 def anchored_readout(head, r_now: torch.Tensor, r_pred: torch.Tensor, s_now: torch.Tensor, s_pred: torch.Tensor,
@@ -170,6 +200,8 @@ class Energy:
             e = e + self.cfg.head_weight * head_energy(self.head, scored, goal.read, anchor, self.cfg.anchor)
         if self.distance is not None and self.cfg.distance_weight > 0:
             e = e + self.cfg.distance_weight * self.steps(scored, goal).mean(1)
+        if self.cfg.token_weight > 0:
+            e = e + self.cfg.token_weight * latent_energy(z_pred, goal.z, self.cfg)
         return e
 
     @torch.no_grad()
@@ -188,6 +220,8 @@ class Energy:
             e += self.cfg.head_weight * float(self.head.distance(self.read(z) if read is None else read, goal.read))
         if self.distance is not None and self.cfg.distance_weight > 0:
             e += self.cfg.distance_weight * float(self.steps(z, goal))
+        if self.cfg.token_weight > 0:
+            e += self.cfg.token_weight * frame_energy(z, goal.z, self.cfg)
         return e
 
     @torch.no_grad()
