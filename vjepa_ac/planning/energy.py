@@ -70,7 +70,7 @@ class EnergyConfig:
             raise ValueError(f"energy.token_pools must be one or more pooling factors >= 1, got {list(self.token_pools)}")
         if not (min(weights) >= 0 and 0 < self.distance_quantile < 1):
             raise ValueError(f"energy.head_weight, distance_weight, state_weight, token_weight must be >= 0 and 0 < "
-                             f"distance_quantile < 1; got {weights[:3]}, {self.token_weight}, {self.distance_quantile}")
+                             f"distance_quantile < 1; got {list(weights)}, {self.distance_quantile}")
 
 
 def anchor_mode(value) -> bool | str:
