@@ -208,12 +208,11 @@ def test_the_blocks_pose_for_the_simulator_rungs_weighs_its_angle_as_the_success
 
     u = env.unwrapped
     env.reset(seed=3)
-    snap = u.snapshot()
+    a_pos, a_vel, (bx, by), angle, b_vel, b_angvel = u.snapshot()
     before = u.cube_pos().copy()
-    agent, (bx, by), vel, angle, ang_vel = snap[0], snap[2], snap[1], snap[3], snap[5]
-    u.restore((agent, vel, (bx, by), angle + SUCCESS_ANGLE, snap[4], ang_vel))
+    u.restore((a_pos, a_vel, (bx, by), angle + SUCCESS_ANGLE, b_vel, b_angvel))
     turned = u.cube_pos().copy()
-    u.restore((agent, vel, (bx + SUCCESS_POS, by), angle, snap[4], ang_vel))
+    u.restore((a_pos, a_vel, (bx + SUCCESS_POS, by), angle, b_vel, b_angvel))
     shifted = u.cube_pos().copy()
     np.testing.assert_allclose(turned[:2], before[:2], atol=1e-9)
     assert abs(turned[2] - before[2]) == pytest.approx(SUCCESS_POS / ARENA) == pytest.approx(abs(shifted[0] - before[0]))
