@@ -218,3 +218,31 @@ def test_the_blocks_pose_for_the_simulator_rungs_weighs_its_angle_as_the_success
     assert abs(turned[2] - before[2]) == pytest.approx(SUCCESS_POS / ARENA) == pytest.approx(abs(shifted[0] - before[0]))
     obs, _ = env.reset(seed=3)
     np.testing.assert_allclose(obs["privileged"]["object_pos"], before)
+
+
+@needs_pusht
+def test_deliberate_pushes_move_the_block_in_more_steps_and_leave_the_weak_policy_as_it_was(env):
+    """`pushes` (PushTPlay's share of deliberate pushes through the block) gives logs in which the block moves in more
+    steps and farther; at 0 the policy is stable-worldmodel's weak policy, draw for draw; outside [0, 1] it is refused."""
+    from envs.pusht_env import play_action
+    from envs.pusht_policies import PushTPlay
+
+    def run(pushes: float, check_weak: bool = False) -> np.ndarray:
+        moves = []
+        for seed in range(9):
+            obs, info = env.reset(seed=700 + seed)
+            policy, twin = PushTPlay(pushes=pushes), np.random.default_rng(seed)
+            policy.reset(obs, info, np.random.default_rng(seed))
+            for _ in range(10):  # the protocol's episode: 50 Push-T steps
+                s = obs["privileged"]["state"]
+                a = policy.act(obs)
+                if check_weak:
+                    np.testing.assert_allclose(a[:2], play_action(s[:2], s[2:4], twin) / 512, rtol=1e-6, atol=1e-7)
+                obs, *_ = env.step(a)
+                moves.append(np.linalg.norm(obs["privileged"]["state"][2:4] - s[2:4]))
+        return np.array(moves)
+
+    weak, pushed = run(0.0, check_weak=True), run(1.0)
+    assert (pushed > 10).mean() > (weak > 10).mean() + 0.08 and pushed.mean() > 1.3 * weak.mean()
+    with pytest.raises(ValueError, match="pushes"):
+        PushTPlay(pushes=1.5)
