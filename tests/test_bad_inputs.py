@@ -60,7 +60,8 @@ def test_a_truncated_safetensors_file_is_refused(predictor_dir):
 
 
 @pytest.mark.parametrize("field,value", [("steps", 0), ("frames", 1), ("lr", 0.0), ("val_fraction", 1.0), ("batch_size", -2),
-                                         ("change_weight", 1.5), ("change_weight", -0.1)])
+                                         ("change_weight", 1.5), ("change_weight", -0.1),
+                                         ("error_weight", 1.5)])
 def test_out_of_range_training_settings_are_named(field, value):
     with pytest.raises(ValueError, match=f"{field}="):
         check_config(TrainConfig(**{"features": "cache", field: value}))

@@ -7,6 +7,8 @@ features, as in the release (`normalize_reps`). Runs under `torchrun` with DDP w
 `change_weight` moves the L1 toward the tokens that change: where a small object moves over a still scene (Push-T's
 disc and block are two of 64 tokens) a predictor that ignores the action loses almost nothing under the plain mean;
 weighting each target token by how far it moved from the frame before makes ignoring the action cost what it should.
+`error_weight` moves it further toward the tokens the predictor gets most wrong (its own error, detached): once the
+robot's own move is learned, what it pushes (Push-T's block, a few tokens that change little) is where the error stays.
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ class TrainConfig(LoopConfig):
     # share of the L1 spread over the tokens by how much each changed from the frame before (0: the plain mean, as
     # in V-JEPA 2-AC; 1: only the tokens that change count); validation reports the plain mean either way
     change_weight: float = 0.0
+    # share of the L1 spread over the tokens by the predictor's own error on each (detached; 0: off): the tokens it
+    # still gets wrong count more, as a focal loss does; on top of change_weight's weights when both are set
+    error_weight: float = 0.0
 
 
 class Episodes:
@@ -154,6 +159,16 @@ def change_weights(z: torch.Tensor, share: float) -> torch.Tensor | None:
     return (1 - share) + share * moved / moved.mean(-1, keepdim=True).clamp_min(1e-8)
 
 
+def error_weights(pred: torch.Tensor, target: torch.Tensor, share: float) -> torch.Tensor | None:
+    """Per-token weights [B, T, N] from the predictor's own error on pred, target [B, T, N, D] (detached: they steer the
+    gradient, they are not trained): (1 - share) + share x each token's mean absolute error over the frame's mean, so
+    a frame's weights average 1. None for share 0."""
+    if share == 0:
+        return None
+    err = (pred.detach() - target).abs().mean(-1)  # [B, T, N]
+    return (1 - share) + share * err / err.mean(-1, keepdim=True).clamp_min(1e-8)
+
+
 def token_l1(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
     """Mean L1 of pred and target [B, T, N, D], each token's error scaled by weights [B, T, N] (None: the plain mean)."""
     err = (pred - target).abs()
@@ -167,12 +182,16 @@ class Losses(NamedTuple):
     predicted: torch.Tensor  # the teacher-forced predictions [B, T-1, N, D] themselves
 
 
-def losses(model: ACPredictor, z, state, action, auto_steps: int, change_weight: float = 0.0) -> Losses:
+def losses(model: ACPredictor, z, state, action, auto_steps: int, change_weight: float = 0.0, error_weight: float = 0.0) -> Losses:
     """The L1s of a batch z [B, T, N, D] with its states [B, T, S] and actions [B, T, A] (see `Losses`). The token
-    L1s weigh each target token by its change (`change_weights`) when change_weight > 0."""
+    L1s weigh each target token by its change (`change_weights`) when change_weight > 0, and by the teacher-forced
+    prediction's own error on it (`error_weights`) when error_weight > 0."""
     core = model.module if hasattr(model, "module") else model
     w = change_weights(z, change_weight)  # [B, T-1, N] or None
     tf = model(z[:, :-1], state[:, :-1], action[:, :-1])  # [B, T-1, N, D]
+    we = error_weights(tf, z[:, 1:], error_weight)  # [B, T-1, N] or None
+    if we is not None:
+        w = we if w is None else w * we / (w * we).mean(-1, keepdim=True).clamp_min(1e-8)  # both: their product, averaging 1
     jloss = token_l1(tf, z[:, 1:], w)
     k = min(auto_steps, z.shape[1] - 1)
     hist = [z[:, 0], tf[:, 0]]
@@ -230,8 +249,8 @@ def check_config(cfg: TrainConfig) -> None:
         raise ValueError("extra_datasets and extra_features read feature caches: give features=CACHE_DIR, not encoder=, to train on several logs")
     check_loop(cfg, {"encode_batch": cfg.encode_batch >= 1, "frames": cfg.frames >= 2, "stride": cfg.stride >= 1,
                      "auto_steps": cfg.auto_steps >= 1, "freeze_layers": cfg.freeze_layers >= 0,
-                     "change_weight": 0 <= cfg.change_weight <= 1},
-               "; encode_batch, stride, auto_steps >= 1; frames >= 2; freeze_layers >= 0; 0 <= change_weight <= 1")
+                     "change_weight": 0 <= cfg.change_weight <= 1, "error_weight": 0 <= cfg.error_weight <= 1},
+               "; encode_batch, stride, auto_steps >= 1; frames >= 2; freeze_layers >= 0; 0 <= change_weight, error_weight <= 1")
 
 
 def build_model(cfg: TrainConfig, data: Episodes, device: torch.device) -> ACPredictor:
@@ -289,7 +308,7 @@ def train(cfg: TrainConfig) -> Path:
     def loss_fn(step: int):
         z, s, a = (t.to(device) for t in data.batch(train_eps, cfg.batch_size, cfg.frames, cfg.stride, gen))
         with autocast:
-            jl, sl, stl, _ = losses(net, z, s, a, cfg.auto_steps, cfg.change_weight)
+            jl, sl, stl, _ = losses(net, z, s, a, cfg.auto_steps, cfg.change_weight, cfg.error_weight)
         if stl is None:
             return jl + sl, {"teacher_forced": jl, "rollout": sl}
         return jl + sl + stl, {"teacher_forced": jl, "rollout": sl, "state": stl}
@@ -302,6 +321,7 @@ def train(cfg: TrainConfig) -> Path:
     if dist.main:
         meta = {"features": str(cfg.features) if cfg.features else None, "encoder": data.identity(), "steps": step, "val_episodes": val_eps,
                 "train_episodes": train_eps, "change_weight": cfg.change_weight,
+                "error_weight": cfg.error_weight,
                 **extra_sources(cfg)}
         if dist.sharded:
             plain = ACPredictor(model.cfg)
