@@ -3,6 +3,9 @@ labelled head as a probe: how far the imagined hand and cube drift from where th
 
     python bench/imagination_probe.py --dataset DIR --features CACHE_DIR [--predictor default|DIR] [--probe labelled]
                                       [--horizon 8] [--episodes 60] [--mapping panda_sim_labelled]
+    # Push-T: a probe trained with `vjepa-ac train-head mapping=pusht_sim_labelled`, positions in arena px
+    python bench/imagination_probe.py --dataset data/pusht --features CACHE --predictor default-pusht --probe HEAD_DIR \
+        --mapping pusht_sim_labelled --horizon 4 --episodes 150 --move 0.02 --unit px --robot disc --object block
 
 From each window of a held-out episode in which the cube moves (its height changes by 3 cm or more over the horizon,
 or it travels 3 cm: a grasp, a lift, a carry or a place), the predictor rolls out open loop from the true embedding
@@ -30,12 +33,16 @@ from vjepa_ac.models.predictor import load_predictor
 from vjepa_ac.models.weights import model_folder, part_source
 from vjepa_ac.training.features import FeatureCache
 
-COORDS = {"hand x": "x", "hand y": "y", "hand z": "z", "closure": "gripper", "cube x": "object_x", "cube y": "object_y", "cube z": "object_z"}
+# (the robot's or the object's, the readout coordinate) read where both the probe and the log's mapping have it
+COORDS = (("robot", "x"), ("robot", "y"), ("robot", "z"), ("closure", "gripper"), ("object", "object_x"), ("object", "object_y"),
+          ("object", "object_z"))
+UNITS = {"cm": 100.0, "px": 512.0}  # per unit of the log's positions: metres (the arms) or Push-T's 512-px arena
 
 
 def windows(truth: np.ndarray, horizon: int, names: list[str], move: float) -> list[int]:
-    """First frames t of the windows [t, t + horizon] in which the object moves by `move` metres or more."""
-    obj = truth[:, [names.index("object_x"), names.index("object_y"), names.index("object_z")]]
+    """First frames t of the windows [t, t + horizon] in which the object moves by `move` (the log's units) or more
+    along one of its coordinates."""
+    obj = truth[:, [names.index(n) for n in ("object_x", "object_y", "object_z") if n in names]]
     return [t for t in range(len(truth) - horizon) if np.abs(obj[t + 1 : t + 1 + horizon] - obj[t]).max() >= move]
 
 
@@ -48,7 +55,10 @@ def main() -> None:
     ap.add_argument("--mapping", default="panda_sim_labelled", help="the mapping whose readout the probe reads (the truth)")
     ap.add_argument("--horizon", type=int, default=8)
     ap.add_argument("--episodes", type=int, default=60, help="the last this-many episodes (held out by every trainer)")
-    ap.add_argument("--move", type=float, default=0.03)
+    ap.add_argument("--move", type=float, default=0.03, help="the object's least move in a window, in the log's units")
+    ap.add_argument("--unit", choices=sorted(UNITS), default="cm", help="how positions print: cm (metres in the log) or px (Push-T)")
+    ap.add_argument("--robot", default="hand", help="what the table calls the robot")
+    ap.add_argument("--object", default="cube", help="what the table calls the object")
     args = ap.parse_args()
     torch.set_grad_enabled(False)
     predictor = load_predictor(args.predictor).eval()
@@ -62,7 +72,9 @@ def main() -> None:
     if seen:
         print(f"warning: {len(seen)} of these episodes trained the predictor")
     H = args.horizon
-    cols = {k: (names.index(v), truth_names.index(v)) for k, v in COORDS.items()}
+    words = {"robot": args.robot, "object": args.object, "closure": "closure"}
+    cols = {(words[who] + " " + v[-1] if who != "closure" else "closure"): (names.index(v), truth_names.index(v))
+            for who, v in COORDS if v in names and v in truth_names}
     err = {w: np.zeros((H, len(cols))) for w in ("imagined", "real", "nothing moves")}
     n = 0
     for e in episodes:
@@ -84,15 +96,15 @@ def main() -> None:
                 err[w][:, j] += np.abs(r[..., pi] - target[..., ti]).sum(0)
         n += len(starts)
     if n == 0:
-        raise SystemExit(f"no window of {H} steps in the last {args.episodes} episodes moves the object by {args.move} m")
-    print(f"{n} windows of {H} steps in which the cube moves, from {len(episodes)} held-out episodes of {args.dataset}; "
+        raise SystemExit(f"no window of {H} steps in the last {args.episodes} episodes moves the object by {args.move}")
+    print(f"{n} windows of {H} steps in which the {args.object} moves, from {len(episodes)} held-out episodes of {args.dataset}; "
           f"predictor {args.predictor}; probe {args.probe}\n")
     print("| steps ahead | read off | " + " | ".join(cols) + " |")
     print("|---|---|" + "---|" * len(cols))
     for h in sorted({0, 1, 3, H - 1} & set(range(H))):
         for w in ("real", "imagined", "nothing moves"):
             vals = err[w][h] / n
-            cells = [f"{v * 100:.1f} cm" if k != "closure" else f"{v:.3f}" for k, v in zip(cols, vals)]
+            cells = [f"{v * UNITS[args.unit]:.1f} {args.unit}" if k != "closure" else f"{v:.3f}" for k, v in zip(cols, vals)]
             print(f"| {h + 1} | {w} | " + " | ".join(cells) + " |")
 
 
