@@ -21,12 +21,12 @@ class PushTPlay:
     """stable-worldmodel's Push-T collection policy: each step of ours one random relative move (at most 100 px per
     Push-T step in each axis) whose target stays within 100 px of the block. It never reads the task's goal.
 
-    `pushes` > 0 mixes in deliberate pushes (logs in which the block moves in most steps, where the weak policy moves
-    it in about a quarter): with that chance each segment goes (round the block if need be) to a point `PUSH_REACH`
-    from its centre, on a random side facing the disc and a random offset across it (so pushes both shift and turn the T), then pushes through
-    it for 2-3 steps at a random speed; otherwise the segment is one step of the weak policy. The policy reads the
-    simulator's state to aim, as the weak policy does; the logs hold what any log does (frames, the disc's state,
-    actions)."""
+    `pushes` > 0 mixes in deliberate pushes, for logs in which the block moves more often (by 10 px or more in 44 %
+    of the steps at 0.7, where the weak policy moves it in about a quarter): with that chance each segment goes (round
+    the block if need be) to a point `PUSH_REACH` from its centre, on a random side facing the disc and at a random
+    offset across it (so pushes both shift and turn the T), then pushes through it for 2-3 steps at a random speed;
+    otherwise the segment is one step of the weak policy. The policy reads the simulator's state to aim, as the weak
+    policy does; the logs hold what any log does (frames, the disc's state, actions)."""
 
     pushes: float = 0.0
 
