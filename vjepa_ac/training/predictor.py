@@ -153,20 +153,19 @@ def change_weights(z: torch.Tensor, share: float) -> torch.Tensor | None:
     """Per-token weights [B, T-1, N] of the targets z[:, 1:] of z [B, T, N, D]: (1 - share) + share x each token's
     mean absolute change from the frame before over the frame's mean change, so a frame's weights average 1 (a
     uniform error costs what the plain mean charges). None for share 0 (the plain mean)."""
-    if share == 0:
-        return None
-    moved = (z[:, 1:] - z[:, :-1]).abs().mean(-1)  # [B, T-1, N]
-    return (1 - share) + share * moved / moved.mean(-1, keepdim=True).clamp_min(1e-8)
+    return None if share == 0 else _spread((z[:, 1:] - z[:, :-1]).abs().mean(-1), share)  # per token: its mean change
+
+
+def _spread(per_token: torch.Tensor, share: float) -> torch.Tensor:
+    """(1 - share) + share x per_token [..., N] over its mean across the tokens: weights that average 1 per frame."""
+    return (1 - share) + share * per_token / per_token.mean(-1, keepdim=True).clamp_min(1e-8)
 
 
 def error_weights(pred: torch.Tensor, target: torch.Tensor, share: float) -> torch.Tensor | None:
     """Per-token weights [B, T, N] from the predictor's own error on pred, target [B, T, N, D] (detached: they steer the
     gradient, they are not trained): (1 - share) + share x each token's mean absolute error over the frame's mean, so
     a frame's weights average 1. None for share 0."""
-    if share == 0:
-        return None
-    err = (pred.detach() - target).abs().mean(-1)  # [B, T, N]
-    return (1 - share) + share * err / err.mean(-1, keepdim=True).clamp_min(1e-8)
+    return None if share == 0 else _spread((pred.detach() - target).abs().mean(-1), share)  # per token: its mean error
 
 
 def token_l1(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
