@@ -1,5 +1,6 @@
-"""stable-worldmodel's CEM solver planning our world model: `vjepa-ac eval` exactly as it runs, with the agent's
-search done by their `CEMSolver` instead of ours (planners/cem.py), at a budget given here.
+"""stable-worldmodel's solvers planning our world model: `vjepa-ac eval` exactly as it runs, with the agent's search
+done by their `CEMSolver`, `ICEMSolver` or `MPPISolver` instead of our CEM (planners/cem.py), at the eval's budget
+(`agent.cem.samples`, `iterations`, `elites`: their num_samples, n_steps, topk; their other settings at their defaults).
 
 What changes is the solver alone: the encoder, predictor, energy, warm start and env are the eval's. Their CEM samples
 unbounded Gaussians in standardized action units (each dim's mean and std over the training logs' actions, as their
@@ -10,7 +11,7 @@ around the previous plan with a floor on the std and returns the best sequence i
 
 Run in the environment that holds stable-worldmodel and this package (bench/swm_side_by_side.sh builds it). Episodes
 are split over `--workers` processes, each a `vjepa-ac eval` of its share of the seeds (results under OUT/part_K).
-Usage: python bench/swm_solver_on_ours.py DATASET.h5 --out runs/theirs_on_ours env=pusht seed=48000 episodes=50
+Usage: python bench/swm_solver_on_ours.py DATASET.h5 [--solver cem|icem|mppi] --out runs/theirs_on_ours env=pusht seed=48000 episodes=50
   DATASET.h5: the training logs in their layout (bench/swm_export.py), whose actions standardize the search
   then `vjepa-ac eval` overrides (env, seed, episodes, agent.cem.samples/iterations/elites, agent.horizon, ...)
 """
@@ -37,15 +38,18 @@ def _override(overrides: list[str], key: str, default: str) -> str:
     return default
 
 
-def their_cem_on(action_mean: np.ndarray, action_std: np.ndarray):
-    """A drop-in for planners.cem (same arguments, a PlanResult back) that searches with their CEMSolver."""
+SOLVERS = {"cem": "CEMSolver", "icem": "ICEMSolver", "mppi": "MPPISolver"}
+
+
+def their_solver_on(name: str, action_mean: np.ndarray, action_std: np.ndarray):
+    """A drop-in for planners.cem (same arguments, a PlanResult back) that searches with their solver `name`."""
     import gymnasium as gym
     import stable_worldmodel as swm
     import torch
 
     from planners import PlanResult
 
-    def their_cem(cost_fn, horizon, action_low, action_high, init=None, cfg=None, generator=None, device="cpu", prior=None):
+    def their_solver(cost_fn, horizon, action_low, action_high, init=None, cfg=None, generator=None, device="cpu", prior=None):
         lo = torch.as_tensor(action_low, dtype=torch.float32).reshape(-1)  # [P], the planned dims
         hi = torch.as_tensor(action_high, dtype=torch.float32).reshape(-1)
         if action_mean.shape != lo.shape:
@@ -58,8 +62,8 @@ def their_cem_on(action_mean: np.ndarray, action_std: np.ndarray):
                 return cost_fn(actions)[None]
 
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
-        solver = swm.planning.solver.CEMSolver(cost=Cost(), batch_size=1, num_samples=cfg.samples, var_scale=1.0,
-                                               n_steps=cfg.iterations, topk=cfg.elites, device="cpu", seed=seed)
+        solver = getattr(swm.planning.solver, SOLVERS[name])(cost=Cost(), batch_size=1, num_samples=cfg.samples, var_scale=1.0,
+                                                             n_steps=cfg.iterations, topk=cfg.elites, device="cpu", seed=seed)
         solver.configure(action_space=gym.spaces.Box(-np.inf, np.inf, (1, lo.numel()), np.float32), n_envs=1,
                          config=swm.PlanConfig(horizon=horizon, receding_horizon=horizon, action_block=1))
         start = None if init is None else ((init.to(torch.float32) - mu) / sd)[None]  # [1, H, P] standardized
@@ -68,16 +72,16 @@ def their_cem_on(action_mean: np.ndarray, action_std: np.ndarray):
         std = out["var"][0][0] * sd  # their "var" is the elites' std
         return PlanResult(plan, float(out["costs"][0]), std, [])
 
-    return their_cem
+    return their_solver
 
 
 def _part(job) -> str:
-    """One worker: `vjepa-ac eval` of a share of the seeds, its agent searching with their CEM."""
-    overrides, out, mean, std = job
+    """One worker: `vjepa-ac eval` of a share of the seeds, its agent searching with their solver."""
+    name, overrides, out, mean, std = job
     import vjepa_ac.planning.agent as agent_module
     from vjepa_ac.cli import run_command
 
-    agent_module.cem = their_cem_on(np.asarray(mean, np.float32), np.asarray(std, np.float32))
+    agent_module.cem = their_solver_on(name, np.asarray(mean, np.float32), np.asarray(std, np.float32))
     sys.argv = ["vjepa-ac eval", *overrides, "workers=1", "threads=1", f"out={out}"]
     run_command("eval")
     return out
@@ -87,6 +91,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("dataset", help="the training logs in their HDF5 layout: their solver's standardized action units")
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--solver", choices=sorted(SOLVERS), default="cem", help="which of their solvers searches")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("overrides", nargs="*", help="vjepa-ac eval overrides")
     args = p.parse_intermixed_args()
@@ -103,14 +108,14 @@ def main() -> None:
     episodes = int(_override(args.overrides, "episodes", "20"))
     rest = [o for o in args.overrides if not o.startswith(("seed=", "episodes="))]
     shares = np.array_split(np.arange(episodes), args.workers)
-    jobs = [([*rest, f"seed={seed + int(s[0])}", f"episodes={len(s)}"], str(args.out / f"part_{k}"), mean.tolist(), std.tolist())
+    jobs = [(args.solver, [*rest, f"seed={seed + int(s[0])}", f"episodes={len(s)}"], str(args.out / f"part_{k}"), mean.tolist(), std.tolist())
             for k, s in enumerate(shares) if len(s)]
     with ProcessPoolExecutor(len(jobs), mp_context=mp.get_context("spawn")) as pool:
         parts = list(pool.map(_part, jobs))
     rows = [json.loads(f.read_text()) for part in parts for f in sorted((Path(part) / "episodes").glob("episode_*.json"))]
     ms = [t for r in rows for t in r["plan_ms"]]
     summary = {"seeds": [seed, seed + episodes - 1], "episodes": len(rows), "successes": int(sum(r["success"] for r in rows)),
-               "ms_per_step_median": float(np.median(ms)), "solver": "stable-worldmodel CEMSolver", "overrides": rest,
+               "ms_per_step_median": float(np.median(ms)), "solver": f"stable-worldmodel {SOLVERS[args.solver]}", "overrides": rest,
                "standardized_by": {"dataset": args.dataset, "mean": mean.tolist(), "std": std.tolist()}}
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary))
