@@ -112,13 +112,18 @@ class OurCEM:
         return {"actions": plan[None], "costs": [result.cost]}
 
 
+def action_scaler(dataset: str) -> preprocessing.StandardScaler:
+    """Their solvers' action units: a scaler fit on the training set's logged actions [N, A] (rows with NaN dropped),
+    as their eval_wm.py does. `dataset`: an HDF5 path (a relative name would be read as a hub id)."""
+    ds = swm.data.load_dataset(str(Path(dataset).resolve()), keys_to_cache=["action"])
+    actions = ds.get_col_data("action")
+    return preprocessing.StandardScaler().fit(actions[~np.isnan(actions).any(axis=1)])
+
+
 def build_policy(checkpoint: str, dataset: str, img_size: int, args) -> swm.policy.WorldModelPolicy:
     model = swm.wm.utils.load_pretrained(checkpoint).eval()
     model.requires_grad_(False)
-    # the action scaler is fit on the training set's actions, as their eval_wm.py does
-    ds = swm.data.load_dataset(dataset, keys_to_cache=["action"])
-    actions = ds.get_col_data("action")
-    scaler = preprocessing.StandardScaler().fit(actions[~np.isnan(actions).any(axis=1)])
+    scaler = action_scaler(dataset)
     img = transforms.Compose([transforms.ToImage(), transforms.ToDtype(torch.float32, scale=True),
                               transforms.Normalize(**spt.data.dataset_stats.ImageNet), transforms.Resize(size=img_size)])
     cost = swm.planning.ShootingCostEvaluator(model, swm.planning.GoalMSE())

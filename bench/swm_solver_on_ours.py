@@ -95,13 +95,11 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("overrides", nargs="*", help="vjepa-ac eval overrides")
     args = p.parse_intermixed_args()
-    import stable_worldmodel as swm
+    from swm_plan import action_scaler  # bench/, beside this script
 
-    ds = swm.data.load_dataset(str(Path(args.dataset).resolve()), keys_to_cache=["action"])  # a relative name is a hub id
-    actions = ds.get_col_data("action")  # [N, A], the logged actions
-    actions = actions[~np.isnan(actions).any(axis=1)]
-    free = actions.std(0) > 0  # the dims the logs move are the dims the agent plans (the others are held constant)
-    mean, std = actions.mean(0)[free], actions.std(0)[free]
+    scaler = action_scaler(args.dataset)
+    free = scaler.var_ > 0  # the dims the logs move are the dims the agent plans (the others are held constant)
+    mean, std = scaler.mean_[free], scaler.scale_[free]
     print(f"standardizing the planned dims {np.flatnonzero(free).tolist()}: mean {mean.round(4).tolist()}, std {std.round(4).tolist()}")
 
     seed = int(_override(args.overrides, "seed", "0"))
